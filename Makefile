@@ -1,0 +1,50 @@
+# Two entry points: `make serve` and `make test`. Both set the environment up first and
+# are fast to re-run: the venv is rebuilt only when pyproject.toml changes.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MODEL ?= all-minilm-l6-v2
+# torch: the CPU wheel on machines without an NVIDIA GPU (here `torch==2.13.0` resolves to
+# a local CPU file); on GPU machines the same pin resolves to the CUDA build from PyPI.
+TORCH_SPEC ?= torch==2.13.0
+comma := ,
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+EXTRAS := dev$(if $(HAS_GPU),$(comma)gpu-engines,)
+PYTEST_ARGS ?=
+
+.PHONY: setup serve test test-unit lint generate check-generated benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, so nothing that depends on it can drag in a CUDA build on a CPU machine.
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+serve: $(STAMP)
+	@echo "Try: curl -s http://$(HOST):$(PORT)/rerank -H 'Content-Type: application/json' -d '{\"query\":\"What is Deep Learning?\",\"texts\":[\"Deep Learning is not...\",\"Deep learning is a subset of machine learning...\",\"I like pizza\",\"The weather is nice today\"]}'"
+	$(VENV)/bin/rerank-bundle serve --model $(MODEL) --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+generate: $(STAMP)
+	$(PY) scripts/generate_models.py
+
+check-generated: $(STAMP)
+	$(PY) scripts/generate_models.py --check
+
+benchmark: $(STAMP)
+	$(PY) scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) .venv-aiperf .pytest_cache build-artifacts

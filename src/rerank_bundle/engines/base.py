@@ -1,0 +1,71 @@
+"""The engine contract: one forward pass over a padded batch, numpy in, numpy out.
+
+Phases are split the Infinity way: tokenization and collation happen on CPU before an
+engine sees a batch, `forward` is the only device step, postprocessing runs after. Any
+engine (torch, ONNX Runtime, OpenVINO, TensorRT) plugs in by implementing `Engine`; the
+batcher, the service and the server never know which one runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """A right-padded batch. int64 arrays of shape [batch, seq]."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.input_ids.shape)  # type: ignore[return-value]
+
+    @property
+    def padded_tokens(self) -> int:
+        batch, seq = self.shape
+        return batch * seq
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """Shapes an engine accepts; the batcher packs batches inside them."""
+
+    max_batch_size: int | None = None
+    max_seq_len: int | None = None
+    # Pad the sequence axis to a multiple of this (tensor cores, static shape buckets).
+    pad_to_multiple_of: int = 1
+
+
+@dataclass
+class EngineReport:
+    """What selection chose and why the others were skipped; shown in logs and /info."""
+
+    chosen: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"chosen": self.chosen, "skipped": [{"engine": e, "reason": r} for e, r in self.skipped]}
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """One loaded model on one device.
+
+    `forward` returns float32 of shape [batch, num_labels] for classifiers (logits) and
+    [batch, hidden] for embedders (pooled, not normalized). It is called from a single
+    worker thread; it must not keep per-request state.
+    """
+
+    name: str
+    device: str
+    dtype: str
+    limits: EngineLimits
+
+    def forward(self, inputs: ModelInputs) -> np.ndarray: ...
+
+    def close(self) -> None: ...
