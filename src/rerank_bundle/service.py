@@ -190,7 +190,8 @@ class Reranker:
         texts = list(req.documents) if req.return_text else None
         n_docs = len(req.documents)
         if self.kind is ModelKind.EMBED:
-            items = self.tokenizer.encode_texts([req.query, *req.documents], truncation=req.truncation)
+            names = ["query", *(f"document {i}" for i in range(n_docs))]
+            items = self.tokenizer.encode_texts([req.query, *req.documents], truncation=req.truncation, names=names)
 
             def finish_cosine(rows: np.ndarray, **meta: Any) -> RerankResult:
                 scores = pp.cosine_scores(rows[0], rows[1:])
@@ -199,7 +200,8 @@ class Reranker:
             return _Plan(items, finish_cosine, 0.0)
         if req.max_chunks_per_doc and req.max_chunks_per_doc > 1:
             chunked = self.tokenizer.encode_chunked_pairs(
-                req.query, req.documents, max_chunks=req.max_chunks_per_doc, direction=req.truncation.direction
+                req.query, req.documents, max_chunks=req.max_chunks_per_doc, direction=req.truncation.direction,
+                max_tokens_per_doc=req.max_tokens_per_doc,
             )
             groups, items = [g for g, _ in chunked], [it for _, it in chunked]
         else:
