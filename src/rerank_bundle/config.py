@@ -129,9 +129,15 @@ def parse_catalog(raw: dict[str, Any], *, origin: str = "catalog") -> Catalog:
     """Validate a catalog dict; entries inherit `defaults`. Errors name the entry and field."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: top level must be a mapping with 'defaults' and 'models'")
+    unknown = sorted(set(raw) - {"defaults", "default_model", "models"})
+    if unknown:
+        raise ConfigError(f"{origin}: unknown top-level keys {unknown}; expected defaults, default_model, models")
+    models = raw.get("models") or []
+    if not isinstance(models, list):
+        raise ConfigError(f"{origin}: 'models' must be a list of entries")
     defaults = _validate(ModelSettings, raw.get("defaults") or {}, f"{origin}: defaults")
     entries = []
-    for i, item in enumerate(raw.get("models") or []):
+    for i, item in enumerate(models):
         label = f"{origin}: models[{i}]" + (f" ({item.get('name')})" if isinstance(item, dict) else "")
         if not isinstance(item, dict):
             raise ConfigError(f"{label}: must be a mapping")
@@ -180,6 +186,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     path = Path(path) if path else find_catalog_path()
     try:
         raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read catalog {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_catalog(raw, origin=str(path))
