@@ -19,7 +19,7 @@ from . import postprocess as pp
 from .batching import BatchStats, ItemOutputs, TokenBudgetBatcher
 from .config import Catalog, ModelEntry, Precision, load_catalog
 from .engines.base import Engine, EngineReport
-from .errors import EmptyInputError, PayloadTooLargeError, ValidationError
+from .errors import ConfigError, EmptyInputError, PayloadTooLargeError, ValidationError
 from .loading import ModelSpec, inspect_checkpoint
 from .tokenization import EncodedItem, TextTokenizer
 from .types import (
@@ -74,7 +74,7 @@ class Reranker:
         spec = inspect_checkpoint(entry)
         tokenizer = TextTokenizer.from_pretrained(spec.path, max_length=spec.max_length, trust_remote_code=spec.trust_remote_code)
         chosen, report = select_engine(
-            spec, engine=engine or entry.engine, device=device, precision=Precision(precision or entry.precision)
+            spec, engine=engine or entry.engine, device=device, precision=_precision(precision or entry.precision)
         )
         return cls(spec, tokenizer, chosen, report=report, on_batch=on_batch)
 
@@ -102,6 +102,12 @@ class Reranker:
     def close(self) -> None:
         self.batcher.close()
         self.engine.close()
+
+    def __enter__(self) -> "Reranker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- async API (server) ---------------------------------------------------------------
 
@@ -145,11 +151,12 @@ class Reranker:
     def rerank(
         self, query: str, documents: Sequence[str], *, top_n: int | None = None, raw_scores: bool = False,
         truncate: bool = True, truncation_direction: str = "right", return_text: bool = False,
-        max_chunks_per_doc: int | None = None,
+        max_chunks_per_doc: int | None = None, max_tokens_per_doc: int | None = None,
     ) -> list[RankedDocument]:
         request = RerankRequest(
             query=query, documents=documents, top_n=top_n, raw_scores=raw_scores, return_text=return_text,
             truncation=_truncation(truncate, truncation_direction), max_chunks_per_doc=max_chunks_per_doc,
+            max_tokens_per_doc=max_tokens_per_doc,
         )
         return self._run(self._plan_rerank, request).results
 
@@ -185,8 +192,10 @@ class Reranker:
 
     def _plan_rerank(self, req: RerankRequest) -> _Plan:
         self._check_count(len(req.documents), "documents")
-        if req.top_n is not None and req.top_n < 0:
-            raise ValidationError("top_n must be >= 0")
+        for option in ("top_n", "max_tokens_per_doc", "max_chunks_per_doc"):
+            value, least = getattr(req, option), 0 if option == "top_n" else 1
+            if value is not None and value < least:
+                raise ValidationError(f"{option} must be >= {least}, got {value}")
         texts = list(req.documents) if req.return_text else None
         n_docs = len(req.documents)
         if self.kind is ModelKind.EMBED:
@@ -261,6 +270,8 @@ class Reranker:
 
     def _plan_score(self, req: ScoreRequest) -> _Plan:
         left, right = list(req.text_1), list(req.text_2)
+        if not left or not right:
+            raise EmptyInputError(f"`{'text_1' if not left else 'text_2'}` is empty: send at least one text")
         if len(left) == 1 and len(right) > 1:
             left = left * len(right)
         if len(left) != len(right):
@@ -288,6 +299,13 @@ def _truncation(truncate: bool, direction: str | TruncationDirection) -> Truncat
         return TruncationOptions(truncate=truncate, direction=TruncationDirection.parse(direction))
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+
+
+def _precision(value: Precision | str) -> Precision:
+    try:
+        return Precision(value)
+    except ValueError:
+        raise ConfigError(f"unknown precision {value!r}; choose one of {', '.join(p.value for p in Precision)}") from None
 
 
 def _as_list(value: str | Sequence[str]) -> list[str]:
