@@ -245,10 +245,14 @@ class Reranker:
         singles = [i for i, x in enumerate(inputs) if len(x) == 1]
         pairs = [i for i, x in enumerate(inputs) if len(x) == 2]
         out: list[EncodedItem | None] = [None] * len(inputs)
-        for i, item in zip(singles, self.tokenizer.encode_texts([inputs[i][0] for i in singles], truncation=truncation)):
-            out[i] = item
-        encoded = self.tokenizer.encode_text_pairs([(inputs[i][0], inputs[i][1]) for i in pairs], truncation=truncation)
-        for i, item in zip(pairs, encoded):
+        names = [f"input {i}" for i in range(len(inputs))]  # errors name the caller's index
+        texts = self.tokenizer.encode_texts(
+            [inputs[i][0] for i in singles], truncation=truncation, names=[names[i] for i in singles]
+        )
+        encoded = self.tokenizer.encode_text_pairs(
+            [(inputs[i][0], inputs[i][1]) for i in pairs], truncation=truncation, names=[names[i] for i in pairs]
+        )
+        for i, item in [*zip(singles, texts), *zip(pairs, encoded)]:
             out[i] = item
         return out  # type: ignore[return-value]
 

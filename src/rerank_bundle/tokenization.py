@@ -154,11 +154,16 @@ class TextTokenizer:
             for i, doc in enumerate(self._docs(documents, max_tokens_per_doc, truncation.direction))
         ]
 
-    def encode_text_pairs(self, pairs: Sequence[tuple[str, str]], *, truncation: TruncationOptions) -> list[EncodedItem]:
+    def encode_text_pairs(
+        self, pairs: Sequence[tuple[str, str]], *, truncation: TruncationOptions, names: Sequence[str] | None = None
+    ) -> list[EncodedItem]:
         """Arbitrary (text, text_pair) inputs, as /predict and /score send them."""
         firsts = self._ids([a for a, _ in pairs])
         seconds = self._ids([b for _, b in pairs])
-        return [self._join(a, b, truncation, name=f"input {i}") for i, (a, b) in enumerate(zip(firsts, seconds))]
+        return [
+            self._join(a, b, truncation, name=names[i] if names else f"input {i}")
+            for i, (a, b) in enumerate(zip(firsts, seconds))
+        ]
 
     def encode_chunked_pairs(
         self,

@@ -212,3 +212,12 @@ def test_info_describes_the_model(make):
     info = make(ModelKind.CLASSIFY, width=3).info()
     assert info["kind"] == "classify" and info["labels"] == ["neg", "neu", "pos"] and info["engine"] == "numpy"
     assert info["pair_scoring"] == "cross-encoder" and info["max_input_length"] == 32
+
+
+def test_length_errors_name_the_callers_index_in_mixed_inputs(make):
+    ranker = make(ModelKind.CLASSIFY, width=3, max_length=16)
+    long_text = " ".join(["dog"] * 20)
+    with pytest.raises(ValidationError, match=r"^input 2 is 26 tokens"):
+        ranker.predict(["a", ("a", "b"), ("what is it", long_text)], truncate=False)
+    with pytest.raises(ValidationError, match=r"^input 1 is 22 tokens"):
+        ranker.predict([("a", "b"), long_text], truncate=False)
