@@ -1,6 +1,7 @@
 """The Python API and the CLI on real (tiny and embedded-default) models with the torch
-engine: length errors, chunk-and-max, top_n, raw vs activated, input limits, the default
-model's ranking, and the CLI's JSON."""
+engine, pinned to CPU fp32 so the numbers are the same on GPU machines: length errors,
+chunk-and-max, top_n, raw vs activated, input limits, the default model's ranking, and
+the CLI's JSON."""
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ NUMBERS = "one two three four five six seven eight nine ten".split()
 LONG_DOC = " ".join(NUMBERS[i % 7] for i in range(300))  # 300 single-token words
 DOCS = ["deep learning is a machine learning model", "i like pizza", "paris is the capital of france", LONG_DOC]
 TOL = 1e-5
+CPU = ["--engine", "torch", "--device", "cpu"]
 
 
 def entry_for(catalog_path, path, **settings):
@@ -31,19 +33,21 @@ def entry_for(catalog_path, path, **settings):
 @pytest.fixture(scope="module")
 def reranker(tiny_checkpoint, catalog_path):
     path = tiny_checkpoint("bert")
-    with Reranker.load(entry_for(catalog_path, path, max_client_batch_size=5), engine="torch") as ranker:
+    with Reranker.load(entry_for(catalog_path, path, max_client_batch_size=5), engine="torch", device="cpu") as ranker:
         yield path, ranker
 
 
 @pytest.fixture(scope="module")
 def classifier(tiny_checkpoint, catalog_path):
-    with Reranker.load(str(tiny_checkpoint("xlm-roberta", num_labels=3)), engine="torch", catalog=load_catalog(catalog_path)) as ranker:
+    path = tiny_checkpoint("xlm-roberta", num_labels=3)
+    with Reranker.load(str(path), engine="torch", device="cpu", catalog=load_catalog(catalog_path)) as ranker:
         yield ranker
 
 
 @pytest.fixture(scope="module")
 def embedder(tiny_checkpoint, catalog_path):
-    with Reranker.load(str(tiny_checkpoint("bert", embedder=True)), engine="torch", catalog=load_catalog(catalog_path)) as ranker:
+    path = tiny_checkpoint("bert", embedder=True)
+    with Reranker.load(str(path), engine="torch", device="cpu", catalog=load_catalog(catalog_path)) as ranker:
         yield ranker
 
 
@@ -145,7 +149,7 @@ def test_more_items_than_max_client_batch_size_is_a_413(reranker):
 
 
 def test_embedded_default_ranks_deep_learning_first():
-    with Reranker.load() as ranker:  # the catalog default: all-minilm-l6-v2 from its PyPI package
+    with Reranker.load(device="cpu") as ranker:  # the catalog default: all-minilm-l6-v2 from its PyPI package
         assert ranker.name == "all-minilm-l6-v2" and ranker.kind.value == "embed"
         docs = ["Deep Learning is not...", "Deep learning is a subset of machine learning...", "I like pizza",
                 "The weather is nice today"]
@@ -160,28 +164,30 @@ def test_embedded_default_ranks_deep_learning_first():
 def test_cli_rerank_prints_the_tei_array(reranker, tiny_checkpoint, capsys):
     _, ranker = reranker
     path = str(tiny_checkpoint("bert"))
-    assert main(["rerank", "--model", path, "--engine", "torch", "--query", "what is it", *DOCS]) == 0
+    assert main(["rerank", "--model", path, *CPU, "--query", "what is it", *DOCS]) == 0
     rows = json.loads(capsys.readouterr().out)
     expected = ranker.rerank("what is it", DOCS)
     assert [r["index"] for r in rows] == [r.index for r in expected]
     assert [r["score"] for r in rows] == pytest.approx([r.score for r in expected], abs=TOL)
     assert all(set(r) == {"index", "score"} for r in rows)
 
-    assert main(["rerank", "--model", path, "--engine", "torch", "--top-n", "1", "--return-text", "--query", "what is it", *DOCS]) == 0
+    assert main(["rerank", "--model", path, *CPU, "--top-n", "1", "--return-text", "--query", "what is it", *DOCS]) == 0
     [top] = json.loads(capsys.readouterr().out)
-    assert top == {"index": expected[0].index, "score": pytest.approx(expected[0].score, abs=TOL), "text": DOCS[expected[0].index]}
+    best = expected[0]
+    assert top == {"index": best.index, "score": pytest.approx(best.score, abs=TOL), "text": DOCS[best.index]}
 
 
 def test_cli_errors_exit_2_with_a_message(tiny_checkpoint, capsys):
     path = str(tiny_checkpoint("bert"))
-    assert main(["rerank", "--model", path, "--engine", "torch", "--no-truncate", "--query", "q", LONG_DOC]) == 2
+    assert main(["rerank", "--model", path, *CPU, "--no-truncate", "--query", "q", LONG_DOC]) == 2
     assert "limit of 128 tokens" in capsys.readouterr().err
     assert main(["rerank", "--model", "no-such-model", "--query", "q", "d"]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
 
 
 def test_cli_models_lists_the_catalog(catalog_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(catalog_path.parent / "src"), os.environ.get("PYTHONPATH", "")])}
+    src = str(catalog_path.parent / "src")  # this checkout's package, not an installed copy
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     run = lambda *args: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "rerank_bundle.cli", "models", *args], cwd=catalog_path.parent, env=env,
         capture_output=True, text=True, timeout=60, check=True,

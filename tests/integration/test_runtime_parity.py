@@ -1,8 +1,9 @@
 """Runtime scores == direct `transformers` scores (|delta| <= 1e-5, fp32) for every family,
 with 1 and 3 labels, through mixed-length token-budget batches and concurrent callers.
 
-The runtime is loaded from the tiny checkpoint directory exactly like a hub model, with a
-small token budget so that every request spans several padded batches.
+The runtime is loaded from the tiny checkpoint directory exactly like a hub model, on CPU
+(the fp32 contract; GPU fp16 is checked in tests/gpu), with a small token budget so that
+every request spans several padded batches.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def loaded(request, tiny_checkpoint, catalog_path):
     path = tiny_checkpoint(family, num_labels=num_labels)
     entry = load_catalog(catalog_path).resolve(str(path)).model_copy(update={"max_num_tokens": BUDGET, "max_batch_size": 8})
     batches = []
-    ranker = Reranker.load(entry, engine="torch", on_batch=batches.append)
+    ranker = Reranker.load(entry, engine="torch", device="cpu", on_batch=batches.append)
     yield f"{family}-{num_labels}", path, ranker, batches
     ranker.close()
 
@@ -125,7 +126,7 @@ async def test_concurrent_callers_match_transformers(loaded):
 def test_embedder_matches_manual_mean_pooling(tiny_checkpoint, catalog_path):
     path = tiny_checkpoint("bert", embedder=True)
     entry = load_catalog(catalog_path).resolve(str(path)).model_copy(update={"max_num_tokens": BUDGET})
-    with Reranker.load(entry, engine="torch") as ranker:
+    with Reranker.load(entry, engine="torch", device="cpu") as ranker:
         assert ranker.kind.value == "embed" and ranker.spec.pooling.mode == "mean"
         texts = QUERIES + DOCS
         got = np.array(ranker.embed(texts))
