@@ -22,7 +22,7 @@ def _load(args: argparse.Namespace):
     from .config import load_catalog
     from .service import Reranker
 
-    catalog = load_catalog(args.catalog)
+    catalog = load_catalog(args.catalog) if args.catalog else None
     return Reranker.load(args.model, catalog=catalog, engine=args.engine, device=args.device, precision=args.precision)
 
 

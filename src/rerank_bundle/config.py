@@ -164,10 +164,17 @@ def _validate(schema: type[BaseModel], data: dict[str, Any], label: str) -> Any:
 
 
 def find_catalog_path() -> Path:
-    """$RERANK_BUNDLE_CATALOG, else ./config.yaml, else the repo root beside src/."""
+    """$RERANK_BUNDLE_CATALOG, else ./config.yaml, else the repo root beside src/.
+
+    A file named by the variable is used as is (a broken one must fail, not be skipped);
+    a config.yaml found by looking counts only if it has `models` (a bundle directory's
+    Truss config.yaml is not a catalog)."""
     env = os.environ.get(CATALOG_ENV)
-    candidates = [Path(env)] if env else []
-    candidates += [Path.cwd() / "config.yaml", Path(__file__).resolve().parents[2] / "config.yaml"]
+    if env:
+        if not Path(env).expanduser().is_file():
+            raise ConfigError(f"{CATALOG_ENV}={env}: no such file")
+        return Path(env).expanduser()
+    candidates = [Path.cwd() / "config.yaml", Path(__file__).resolve().parents[2] / "config.yaml"]
     for path in candidates:
         if path.is_file() and _looks_like_catalog(path):
             return path
@@ -180,6 +187,19 @@ def _looks_like_catalog(path: Path) -> bool:
     except (OSError, yaml.YAMLError):
         return False
     return isinstance(data, dict) and "models" in data
+
+
+def catalog_for(model: str | None) -> Catalog:
+    """The catalog a model spec is resolved against when the caller names none: the usual
+    config.yaml when there is one; without one (an installed package used as a library),
+    a hub id or directory still resolves, with the built-in defaults."""
+    try:
+        path = find_catalog_path()
+    except ConfigError:
+        if model is None:
+            raise
+        return Catalog(default_model="", models=())
+    return load_catalog(path)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

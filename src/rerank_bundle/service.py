@@ -17,7 +17,7 @@ import numpy as np
 
 from . import postprocess as pp
 from .batching import BatchStats, ItemOutputs, TokenBudgetBatcher
-from .config import Catalog, ModelEntry, Precision, load_catalog
+from .config import Catalog, ModelEntry, Precision, catalog_for
 from .engines.base import Engine, EngineReport
 from .errors import ConfigError, EmptyInputError, PayloadTooLargeError, ValidationError
 from .loading import ModelSpec, inspect_checkpoint
@@ -69,7 +69,7 @@ class Reranker:
         if isinstance(model, ModelEntry):
             entry = model
         else:
-            catalog = catalog or load_catalog()
+            catalog = catalog or catalog_for(model)
             entry = catalog.resolve(model or catalog.default_model)
         spec = inspect_checkpoint(entry)
         tokenizer = TextTokenizer.from_pretrained(spec.path, max_length=spec.max_length, trust_remote_code=spec.trust_remote_code)

@@ -118,3 +118,44 @@ def test_catalog_path_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(CATALOG_ENV, str(path))
     assert find_catalog_path() == path
     assert load_catalog().default_model == "one"
+
+
+def test_without_a_catalog_file_hub_ids_and_directories_still_resolve(tmp_path, monkeypatch):
+    from rerank_bundle import config
+
+    def nowhere():
+        raise ConfigError("no catalog found")
+
+    monkeypatch.setattr(config, "find_catalog_path", nowhere)
+    assert config.catalog_for("org/model").resolve("org/model").source.hf == "org/model"
+    assert config.catalog_for(str(tmp_path)).resolve(str(tmp_path)).source.path == str(tmp_path.resolve())
+    with pytest.raises(ConfigError, match="no catalog found"):
+        config.catalog_for(None)  # the default model is a catalog entry: say the catalog is missing
+
+
+def test_a_broken_catalog_is_never_skipped(tmp_path, monkeypatch):
+    broken = tmp_path / "config.yaml"
+    broken.write_text("models:\n  - name: x\n    source: {}\n")
+    monkeypatch.setenv(CATALOG_ENV, str(broken))
+    from rerank_bundle.config import catalog_for
+
+    with pytest.raises(ConfigError, match="models\\[0\\] \\(x\\)"):
+        catalog_for("org/model")
+
+
+def test_a_catalog_named_by_the_environment_is_used_or_fails(tmp_path, monkeypatch):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("models: [\n")
+    monkeypatch.setenv(CATALOG_ENV, str(broken))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_catalog()
+    monkeypatch.setenv(CATALOG_ENV, str(tmp_path / "absent.yaml"))
+    with pytest.raises(ConfigError, match="no such file"):
+        load_catalog()
+
+
+def test_a_truss_config_in_the_working_directory_is_not_a_catalog(tmp_path, monkeypatch, catalog_path):
+    (tmp_path / "config.yaml").write_text("model_name: something\nresources: {cpu: '1'}\n")
+    monkeypatch.delenv(CATALOG_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert find_catalog_path() == catalog_path  # falls through to the checkout's catalog
