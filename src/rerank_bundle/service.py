@@ -192,10 +192,9 @@ class Reranker:
 
     def _plan_rerank(self, req: RerankRequest) -> _Plan:
         self._check_count(len(req.documents), "documents")
-        for option in ("top_n", "max_tokens_per_doc", "max_chunks_per_doc"):
-            value, least = getattr(req, option), 0 if option == "top_n" else 1
-            if value is not None and value < least:
-                raise ValidationError(f"{option} must be >= {least}, got {value}")
+        _at_least("top_n", req.top_n, 0)
+        _at_least("max_tokens_per_doc", req.max_tokens_per_doc, 1)
+        _at_least("max_chunks_per_doc", req.max_chunks_per_doc, 1)
         texts = list(req.documents) if req.return_text else None
         n_docs = len(req.documents)
         if self.kind is ModelKind.EMBED:
@@ -303,6 +302,11 @@ def _truncation(truncate: bool, direction: str | TruncationDirection) -> Truncat
         return TruncationOptions(truncate=truncate, direction=TruncationDirection.parse(direction))
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+
+
+def _at_least(option: str, value: int | None, least: int) -> None:
+    if value is not None and value < least:
+        raise ValidationError(f"{option} must be >= {least}, got {value}")
 
 
 def _precision(value: Precision | str) -> Precision:
