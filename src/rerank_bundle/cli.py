@@ -22,7 +22,7 @@ def _load(args: argparse.Namespace):
     from .config import load_catalog
     from .service import Reranker
 
-    catalog = load_catalog(args.catalog)
+    catalog = load_catalog(args.catalog) if args.catalog else None
     return Reranker.load(args.model, catalog=catalog, engine=args.engine, device=args.device, precision=args.precision)
 
 
@@ -30,6 +30,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     from .config import load_catalog
 
     catalog = load_catalog(args.catalog)
+    if args.json:
+        rows = [
+            {"name": e.name, "default": e.name == catalog.default_model, **e.model_dump(mode="json", exclude={"name"})}
+            for e in catalog.models
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
     for entry in catalog.models:
         marker = "*" if entry.name == catalog.default_model else " "
         kind = entry.kind.value if entry.kind else "auto"
@@ -43,6 +50,7 @@ def cmd_rerank(args: argparse.Namespace) -> int:
         ranked = ranker.rerank(
             args.query, args.documents, top_n=args.top_n, raw_scores=args.raw_scores,
             truncate=not args.no_truncate, return_text=args.return_text,
+            truncation_direction=args.truncation_direction, max_chunks_per_doc=args.max_chunks_per_doc,
         )
     finally:
         ranker.close()
@@ -83,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("models", help="list the catalog")
+    p = sub.add_parser("models", help="list the catalog (* marks the default model)")
     p.add_argument("--catalog", default=None)
+    p.add_argument("--json", action="store_true", help="print every entry with all its settings as JSON")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("rerank", help="rank documents for a query; prints the TEI /rerank JSON array")
@@ -95,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw-scores", action="store_true")
     p.add_argument("--return-text", action="store_true")
     p.add_argument("--no-truncate", action="store_true", help="fail instead of cutting over-long inputs")
+    p.add_argument("--truncation-direction", default="right", help="right (keep the start) | left (keep the end)")
+    p.add_argument("--max-chunks-per-doc", type=int, default=None, help="score long documents by their best chunk")
     p.add_argument("--pretty", action="store_true")
     p.set_defaults(func=cmd_rerank)
 
@@ -132,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, RerankBundleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

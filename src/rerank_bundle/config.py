@@ -129,9 +129,15 @@ def parse_catalog(raw: dict[str, Any], *, origin: str = "catalog") -> Catalog:
     """Validate a catalog dict; entries inherit `defaults`. Errors name the entry and field."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: top level must be a mapping with 'defaults' and 'models'")
+    unknown = sorted(set(raw) - {"defaults", "default_model", "models"})
+    if unknown:
+        raise ConfigError(f"{origin}: unknown top-level keys {unknown}; expected defaults, default_model, models")
+    models = raw.get("models") or []
+    if not isinstance(models, list):
+        raise ConfigError(f"{origin}: 'models' must be a list of entries")
     defaults = _validate(ModelSettings, raw.get("defaults") or {}, f"{origin}: defaults")
     entries = []
-    for i, item in enumerate(raw.get("models") or []):
+    for i, item in enumerate(models):
         label = f"{origin}: models[{i}]" + (f" ({item.get('name')})" if isinstance(item, dict) else "")
         if not isinstance(item, dict):
             raise ConfigError(f"{label}: must be a mapping")
@@ -158,10 +164,17 @@ def _validate(schema: type[BaseModel], data: dict[str, Any], label: str) -> Any:
 
 
 def find_catalog_path() -> Path:
-    """$RERANK_BUNDLE_CATALOG, else ./config.yaml, else the repo root beside src/."""
+    """$RERANK_BUNDLE_CATALOG, else ./config.yaml, else the repo root beside src/.
+
+    A file named by the variable is used as is (a broken one must fail, not be skipped);
+    a config.yaml found by looking counts only if it has `models` (a bundle directory's
+    Truss config.yaml is not a catalog)."""
     env = os.environ.get(CATALOG_ENV)
-    candidates = [Path(env)] if env else []
-    candidates += [Path.cwd() / "config.yaml", Path(__file__).resolve().parents[2] / "config.yaml"]
+    if env:
+        if not Path(env).expanduser().is_file():
+            raise ConfigError(f"{CATALOG_ENV}={env}: no such file")
+        return Path(env).expanduser()
+    candidates = [Path.cwd() / "config.yaml", Path(__file__).resolve().parents[2] / "config.yaml"]
     for path in candidates:
         if path.is_file() and _looks_like_catalog(path):
             return path
@@ -176,10 +189,25 @@ def _looks_like_catalog(path: Path) -> bool:
     return isinstance(data, dict) and "models" in data
 
 
+def catalog_for(model: str | None) -> Catalog:
+    """The catalog a model spec is resolved against when the caller names none: the usual
+    config.yaml when there is one; without one (an installed package used as a library),
+    a hub id or directory still resolves, with the built-in defaults."""
+    try:
+        path = find_catalog_path()
+    except ConfigError:
+        if model is None:
+            raise
+        return Catalog(default_model="", models=())
+    return load_catalog(path)
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
     path = Path(path) if path else find_catalog_path()
     try:
         raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read catalog {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_catalog(raw, origin=str(path))

@@ -17,9 +17,9 @@ import numpy as np
 
 from . import postprocess as pp
 from .batching import BatchStats, ItemOutputs, TokenBudgetBatcher
-from .config import Catalog, ModelEntry, Precision, load_catalog
+from .config import Catalog, ModelEntry, Precision, catalog_for
 from .engines.base import Engine, EngineReport
-from .errors import EmptyInputError, PayloadTooLargeError, ValidationError
+from .errors import ConfigError, EmptyInputError, PayloadTooLargeError, ValidationError
 from .loading import ModelSpec, inspect_checkpoint
 from .tokenization import EncodedItem, TextTokenizer
 from .types import (
@@ -69,12 +69,12 @@ class Reranker:
         if isinstance(model, ModelEntry):
             entry = model
         else:
-            catalog = catalog or load_catalog()
+            catalog = catalog or catalog_for(model)
             entry = catalog.resolve(model or catalog.default_model)
         spec = inspect_checkpoint(entry)
         tokenizer = TextTokenizer.from_pretrained(spec.path, max_length=spec.max_length, trust_remote_code=spec.trust_remote_code)
         chosen, report = select_engine(
-            spec, engine=engine or entry.engine, device=device, precision=Precision(precision or entry.precision)
+            spec, engine=engine or entry.engine, device=device, precision=_precision(precision or entry.precision)
         )
         return cls(spec, tokenizer, chosen, report=report, on_batch=on_batch)
 
@@ -102,6 +102,12 @@ class Reranker:
     def close(self) -> None:
         self.batcher.close()
         self.engine.close()
+
+    def __enter__(self) -> "Reranker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- async API (server) ---------------------------------------------------------------
 
@@ -145,11 +151,12 @@ class Reranker:
     def rerank(
         self, query: str, documents: Sequence[str], *, top_n: int | None = None, raw_scores: bool = False,
         truncate: bool = True, truncation_direction: str = "right", return_text: bool = False,
-        max_chunks_per_doc: int | None = None,
+        max_chunks_per_doc: int | None = None, max_tokens_per_doc: int | None = None,
     ) -> list[RankedDocument]:
         request = RerankRequest(
             query=query, documents=documents, top_n=top_n, raw_scores=raw_scores, return_text=return_text,
             truncation=_truncation(truncate, truncation_direction), max_chunks_per_doc=max_chunks_per_doc,
+            max_tokens_per_doc=max_tokens_per_doc,
         )
         return self._run(self._plan_rerank, request).results
 
@@ -185,12 +192,14 @@ class Reranker:
 
     def _plan_rerank(self, req: RerankRequest) -> _Plan:
         self._check_count(len(req.documents), "documents")
-        if req.top_n is not None and req.top_n < 0:
-            raise ValidationError("top_n must be >= 0")
+        _at_least("top_n", req.top_n, 0)
+        _at_least("max_tokens_per_doc", req.max_tokens_per_doc, 1)
+        _at_least("max_chunks_per_doc", req.max_chunks_per_doc, 1)
         texts = list(req.documents) if req.return_text else None
         n_docs = len(req.documents)
         if self.kind is ModelKind.EMBED:
-            items = self.tokenizer.encode_texts([req.query, *req.documents], truncation=req.truncation)
+            names = ["query", *(f"document {i}" for i in range(n_docs))]
+            items = self.tokenizer.encode_texts([req.query, *req.documents], truncation=req.truncation, names=names)
 
             def finish_cosine(rows: np.ndarray, **meta: Any) -> RerankResult:
                 scores = pp.cosine_scores(rows[0], rows[1:])
@@ -199,7 +208,8 @@ class Reranker:
             return _Plan(items, finish_cosine, 0.0)
         if req.max_chunks_per_doc and req.max_chunks_per_doc > 1:
             chunked = self.tokenizer.encode_chunked_pairs(
-                req.query, req.documents, max_chunks=req.max_chunks_per_doc, direction=req.truncation.direction
+                req.query, req.documents, max_chunks=req.max_chunks_per_doc, direction=req.truncation.direction,
+                max_tokens_per_doc=req.max_tokens_per_doc,
             )
             groups, items = [g for g, _ in chunked], [it for _, it in chunked]
         else:
@@ -234,10 +244,14 @@ class Reranker:
         singles = [i for i, x in enumerate(inputs) if len(x) == 1]
         pairs = [i for i, x in enumerate(inputs) if len(x) == 2]
         out: list[EncodedItem | None] = [None] * len(inputs)
-        for i, item in zip(singles, self.tokenizer.encode_texts([inputs[i][0] for i in singles], truncation=truncation)):
-            out[i] = item
-        encoded = self.tokenizer.encode_text_pairs([(inputs[i][0], inputs[i][1]) for i in pairs], truncation=truncation)
-        for i, item in zip(pairs, encoded):
+        names = [f"input {i}" for i in range(len(inputs))]  # errors name the caller's index
+        texts = self.tokenizer.encode_texts(
+            [inputs[i][0] for i in singles], truncation=truncation, names=[names[i] for i in singles]
+        )
+        encoded = self.tokenizer.encode_text_pairs(
+            [(inputs[i][0], inputs[i][1]) for i in pairs], truncation=truncation, names=[names[i] for i in pairs]
+        )
+        for i, item in [*zip(singles, texts), *zip(pairs, encoded)]:
             out[i] = item
         return out  # type: ignore[return-value]
 
@@ -259,6 +273,8 @@ class Reranker:
 
     def _plan_score(self, req: ScoreRequest) -> _Plan:
         left, right = list(req.text_1), list(req.text_2)
+        if not left or not right:
+            raise EmptyInputError(f"`{'text_1' if not left else 'text_2'}` is empty: send at least one text")
         if len(left) == 1 and len(right) > 1:
             left = left * len(right)
         if len(left) != len(right):
@@ -286,6 +302,18 @@ def _truncation(truncate: bool, direction: str | TruncationDirection) -> Truncat
         return TruncationOptions(truncate=truncate, direction=TruncationDirection.parse(direction))
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+
+
+def _at_least(option: str, value: int | None, least: int) -> None:
+    if value is not None and value < least:
+        raise ValidationError(f"{option} must be >= {least}, got {value}")
+
+
+def _precision(value: Precision | str) -> Precision:
+    try:
+        return Precision(value)
+    except ValueError:
+        raise ConfigError(f"unknown precision {value!r}; choose one of {', '.join(p.value for p in Precision)}") from None
 
 
 def _as_list(value: str | Sequence[str]) -> list[str]:

@@ -1,9 +1,16 @@
 """Tokenization on CPU: texts and (query, document) pairs to token ids, with the length rules.
 
-Works on the Rust `tokenizers.Tokenizer` directly, on a private copy whose built-in
-truncation and padding are switched off once at load: truncation is decided here per
-request (document first, direction, chunking) without mutating shared state, so one
-tokenizer serves concurrent requests from any thread.
+Texts are encoded once, without special tokens, by a private copy of the Rust
+`tokenizers.Tokenizer` whose built-in truncation and padding are off. Everything after
+that works on plain id lists: truncation (document first, direction, longest_first
+fallback), chunking and adding the special tokens. Nothing shared is mutated per request,
+so one tokenizer serves concurrent requests from any thread.
+
+Why not `Encoding.truncate` + `Tokenizer.post_process`: a truncated `Encoding` keeps its
+cut-off tail as "overflowing" encodings, and post-processing a pair merges the cross
+product of both sides' overflows. A long query against a long document then costs
+seconds and memory per item. Slicing lists and applying the post-processor's template
+(read once at load, see `SpecialTokens.probe`) is exact and linear.
 """
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from tokenizers import Encoding, Tokenizer
+from tokenizers import Tokenizer
 
 from .errors import ConfigError, ValidationError
 from .types import TruncationDirection, TruncationOptions
@@ -28,6 +35,74 @@ class EncodedItem:
         return len(self.input_ids)
 
 
+@dataclass(frozen=True)
+class SpecialTokens:
+    """Where the tokenizer's post-processor puts special tokens around one or two texts:
+    prefix + first + middle + second + suffix, as (ids, type ids) per part."""
+
+    prefix: tuple[tuple[int, int], ...]
+    middle: tuple[tuple[int, int], ...]
+    suffix: tuple[tuple[int, int], ...]
+    first_type: int
+    second_type: int
+
+    @property
+    def count(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+    def apply(self, first: list[int], second: list[int] | None) -> EncodedItem:
+        parts = [self.prefix, [(t, self.first_type) for t in first], self.middle]
+        if second is not None:
+            parts.append([(t, self.second_type) for t in second])
+        parts.append(self.suffix)
+        pairs = [p for part in parts for p in part]
+        return EncodedItem(input_ids=[t for t, _ in pairs], token_type_ids=[k for _, k in pairs])
+
+    @classmethod
+    def probe(cls, tok: Tokenizer, *, pair: bool) -> "SpecialTokens":
+        """Read the template off the post-processor by processing two known texts."""
+        first = tok.encode("a b", add_special_tokens=False)
+        second = tok.encode("c", add_special_tokens=False) if pair else None
+        if len(first) == 0 or (second is not None and len(second) == 0):
+            raise ConfigError("tokenizer encodes plain ASCII text to nothing; cannot read its special-token template")
+        merged = tok.post_process(first, second, add_special_tokens=True)
+        rows = list(zip(merged.ids, merged.type_ids, merged.special_tokens_mask))
+        content = [i for i, (_, _, special) in enumerate(rows) if not special]
+        n1 = len(first)
+        a_pos, b_pos = content[:n1], content[n1:]
+        start_b = b_pos[0] if b_pos else len(rows)
+        end = (b_pos or a_pos)[-1] + 1
+        template = cls(
+            prefix=tuple((t, k) for t, k, _ in rows[: a_pos[0]]),
+            middle=tuple((t, k) for t, k, _ in rows[a_pos[-1] + 1 : start_b]) if pair else (),
+            suffix=tuple((t, k) for t, k, _ in rows[end:]),
+            first_type=rows[a_pos[0]][1],
+            second_type=rows[b_pos[0]][1] if b_pos else 0,
+        )
+        rebuilt = template.apply(list(first.ids), list(second.ids) if second is not None else None)
+        if rebuilt.input_ids != list(merged.ids) or rebuilt.token_type_ids != list(merged.type_ids):
+            raise ConfigError("tokenizer post-processor is not a fixed special-token template; unsupported")
+        return template
+
+
+def cut(ids: list[int], keep: int, direction: TruncationDirection) -> list[int]:
+    """The first (Right) or last (Left) `keep` ids."""
+    if len(ids) <= keep:
+        return ids
+    return ids[:keep] if direction is TruncationDirection.RIGHT else ids[len(ids) - keep :]
+
+
+def longest_first(n_first: int, n_second: int, budget: int) -> tuple[int, int]:
+    """How many tokens each side keeps under `longest_first` (the rule of HF tokenizers):
+    trim the longer side; when both exceed half, split the budget, odd token to the longer."""
+    short, long_ = sorted((n_first, n_second))
+    long_keep = short if short > budget else max(short, budget - short)
+    short_keep = short
+    if short_keep + long_keep > budget:
+        short_keep, long_keep = budget // 2, budget // 2 + budget % 2
+    return (short_keep, long_keep) if n_first <= n_second else (long_keep, short_keep)
+
+
 class TextTokenizer:
     """Encodes single texts and text pairs under a maximum length (special tokens included)."""
 
@@ -37,10 +112,10 @@ class TextTokenizer:
         self._tok.no_padding()
         self.max_length = max_length
         self.pad_token_id = pad_token_id
-        processor = self._tok.post_processor
-        self._specials = {
-            pair: (processor.num_special_tokens_to_add(pair) if processor is not None else 0) for pair in (False, True)
-        }
+        self._single = SpecialTokens.probe(self._tok, pair=False)
+        self._pair = SpecialTokens.probe(self._tok, pair=True)
+        if max_length <= self._pair.count:
+            raise ConfigError(f"max_length {max_length} leaves no room beside {self._pair.count} special tokens")
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, max_length: int, trust_remote_code: bool = False) -> "TextTokenizer":
@@ -55,9 +130,14 @@ class TextTokenizer:
 
     # -- public API ---------------------------------------------------------------------
 
-    def encode_texts(self, texts: Sequence[str], *, truncation: TruncationOptions) -> list[EncodedItem]:
-        encodings = self._tok.encode_batch(list(texts), add_special_tokens=False)
-        return [self._join(enc, None, truncation, label=i) for i, enc in enumerate(encodings)]
+    def encode_texts(
+        self, texts: Sequence[str], *, truncation: TruncationOptions, names: Sequence[str] | None = None
+    ) -> list[EncodedItem]:
+        """One item per text. `names` label the texts in length errors (default "input i")."""
+        return [
+            self._join(ids, None, truncation, name=names[i] if names else f"input {i}")
+            for i, ids in enumerate(self._ids(texts))
+        ]
 
     def encode_pairs(
         self,
@@ -68,94 +148,85 @@ class TextTokenizer:
         max_tokens_per_doc: int | None = None,
     ) -> list[EncodedItem]:
         """(query, document) for each document; the document is cut before the query is."""
-        query_enc = self._tok.encode(query, add_special_tokens=False)
-        docs = self._encode_docs(documents, max_tokens_per_doc, truncation.direction)
-        return [self._join(query_enc, doc, truncation, label=i, first_text=query) for i, doc in enumerate(docs)]
-
-    def encode_text_pairs(self, pairs: Sequence[tuple[str, str]], *, truncation: TruncationOptions) -> list[EncodedItem]:
-        """Arbitrary (text, text_pair) inputs, as /predict and /score send them."""
-        firsts = self._tok.encode_batch([a for a, _ in pairs], add_special_tokens=False)
-        seconds = self._tok.encode_batch([b for _, b in pairs], add_special_tokens=False)
+        query_ids = self._ids([query])[0]
         return [
-            self._join(a, b, truncation, label=i, first_text=pairs[i][0]) for i, (a, b) in enumerate(zip(firsts, seconds))
+            self._join(query_ids, doc, truncation, name=f"query + document {i}")
+            for i, doc in enumerate(self._docs(documents, max_tokens_per_doc, truncation.direction))
+        ]
+
+    def encode_text_pairs(
+        self, pairs: Sequence[tuple[str, str]], *, truncation: TruncationOptions, names: Sequence[str] | None = None
+    ) -> list[EncodedItem]:
+        """Arbitrary (text, text_pair) inputs, as /predict and /score send them."""
+        firsts = self._ids([a for a, _ in pairs])
+        seconds = self._ids([b for _, b in pairs])
+        return [
+            self._join(a, b, truncation, name=names[i] if names else f"input {i}")
+            for i, (a, b) in enumerate(zip(firsts, seconds))
         ]
 
     def encode_chunked_pairs(
-        self, query: str, documents: Sequence[str], *, max_chunks: int, direction: TruncationDirection
+        self,
+        query: str,
+        documents: Sequence[str],
+        *,
+        max_chunks: int,
+        direction: TruncationDirection,
+        max_tokens_per_doc: int | None = None,
     ) -> list[tuple[int, EncodedItem]]:
-        """Long-document mode: each document split into up to `max_chunks` chunks that fit
-        beside the query. Returns (document index, item) for every chunk."""
-        query_enc = self._tok.encode(query, add_special_tokens=False)
-        room = self.max_length - self._specials[True] - len(query_enc)
-        cut = TruncationOptions(truncate=True, direction=direction)
+        """Long-document mode: each document split into up to `max_chunks` consecutive
+        chunks that fit beside the whole query (the rest of the document is dropped).
+        Returns (document index, item) for every chunk, documents in order."""
+        query_ids = self._ids([query])[0]
+        room = self.max_length - self._pair.count - len(query_ids)
+        cut_opts = TruncationOptions(truncate=True, direction=direction)
         out: list[tuple[int, EncodedItem]] = []
-        for i, doc in enumerate(self._tok.encode_batch(list(documents), add_special_tokens=False)):
-            if room < 1 or len(doc) <= room:
-                out.append((i, self._join(query_enc, doc, cut, label=i, first_text=query)))
+        for i, doc in enumerate(self._docs(documents, max_tokens_per_doc, direction)):
+            if room < 1 or len(doc) <= room:  # fits, or the query alone is too long: plain truncation
+                out.append((i, self._join(query_ids, doc, cut_opts, name=f"query + document {i}")))
                 continue
-            doc.truncate(room, stride=0, direction="right")
-            for chunk in [doc, *doc.overflowing][:max_chunks]:
-                out.append((i, self._finish(query_enc, chunk)))
+            for start in range(0, min(len(doc), max(1, max_chunks) * room), room):
+                out.append((i, self._pair.apply(query_ids, doc[start : start + room])))
         return out
 
     def count(self, text: str) -> int:
-        return len(self._tok.encode(text, add_special_tokens=False))
+        """Tokens in `text`, special tokens excluded."""
+        return len(self._ids([text])[0])
 
     # -- internals ----------------------------------------------------------------------
 
-    def _encode_docs(
-        self, documents: Sequence[str], max_tokens: int | None, direction: TruncationDirection
-    ) -> list[Encoding]:
-        docs = self._tok.encode_batch(list(documents), add_special_tokens=False)
-        if max_tokens is not None:
-            for doc in docs:
-                if len(doc) > max_tokens:
-                    doc.truncate(max_tokens, stride=0, direction=direction.value)
-        return docs
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [enc.ids for enc in self._tok.encode_batch(list(texts), add_special_tokens=False)]
+
+    def _docs(self, documents: Sequence[str], max_tokens: int | None, direction: TruncationDirection) -> list[list[int]]:
+        docs = self._ids(documents)
+        if max_tokens is None:
+            return docs
+        return [cut(doc, max_tokens, direction) for doc in docs]
 
     def _join(
-        self,
-        first: Encoding,
-        second: Encoding | None,
-        truncation: TruncationOptions,
-        *,
-        label: int,
-        first_text: str | None = None,
+        self, first: list[int], second: list[int] | None, truncation: TruncationOptions, *, name: str
     ) -> EncodedItem:
-        budget = self.max_length - self._specials[second is not None]
+        template = self._single if second is None else self._pair
+        budget = self.max_length - template.count
         total = len(first) + (len(second) if second is not None else 0)
         if total > budget:
             if not truncation.truncate:
                 raise ValidationError(
-                    f"input {label} is {total + self.max_length - budget} tokens long, more than the model's "
-                    f"limit of {self.max_length} tokens; shorten it or send truncate=true"
+                    f"{name} is {total + template.count} tokens long, more than the model's limit of "
+                    f"{self.max_length} tokens; shorten it or send truncate=true"
                 )
-            first, second = self._truncate(first, second, budget, truncation.direction, first_text)
-        return self._finish(first, second)
+            first, second = self._truncate(first, second, budget, truncation.direction)
+        return template.apply(first, second)
 
+    @staticmethod
     def _truncate(
-        self,
-        first: Encoding,
-        second: Encoding | None,
-        budget: int,
-        direction: TruncationDirection,
-        first_text: str | None,
-    ) -> tuple[Encoding, Encoding | None]:
-        side = direction.value
+        first: list[int], second: list[int] | None, budget: int, direction: TruncationDirection
+    ) -> tuple[list[int], list[int] | None]:
         if second is None:
-            first.truncate(budget, stride=0, direction=side)
-            return first, None
+            return cut(first, budget, direction), None
         if len(first) < budget:  # only_second: the document gives way first
-            second.truncate(budget - len(first), stride=0, direction=side)
-            return first, second
-        # The query alone fills the budget: longest_first, trimming the longer side.
-        keep_second = min(len(second), budget // 2)
-        keep_first = budget - keep_second
-        first = self._tok.encode(first_text or "", add_special_tokens=False) if first_text is not None else first
-        first.truncate(keep_first, stride=0, direction=side)
-        second.truncate(keep_second, stride=0, direction=side)
-        return first, second
-
-    def _finish(self, first: Encoding, second: Encoding | None) -> EncodedItem:
-        merged = self._tok.post_process(first, second, add_special_tokens=True)
-        return EncodedItem(input_ids=list(merged.ids), token_type_ids=list(merged.type_ids))
+            return first, cut(second, budget - len(first), direction)
+        # The first text alone fills the budget: longest_first trims both.
+        keep_first, keep_second = longest_first(len(first), len(second), budget)
+        return cut(first, keep_first, direction), cut(second, keep_second, direction)

@@ -135,26 +135,44 @@ class TokenBudgetBatcher:
 
     def _run(self) -> None:
         while True:
+            stranded: list[_Request] = []
             with self._cond:
                 while not self._waiting and not self._closed:
                     self._cond.wait()
                 if not self._waiting:
                     return
-                batch = plan_batch(
-                    list(self._waiting.values()),
-                    max_tokens=self.max_num_tokens,
-                    max_batch_size=self.max_batch_size,
-                    pad_multiple=self._pad_multiple,
-                )
-                for item in batch:
-                    del self._waiting[item.arrival]
-            try:
-                self._execute([item.key for item in batch])
-            except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
-                log.exception("batch failed")
-                error = exc if isinstance(exc, BackendError) else BackendError(f"inference failed: {type(exc).__name__}: {exc}")
-                for request in {key[0] for key in (item.key for item in batch)}:
-                    self._fail(request, error)
+                try:
+                    batch = self._next_batch()
+                except Exception as exc:  # noqa: BLE001 - a planning bug must not strand callers
+                    log.exception("batch planning failed")
+                    batch, stranded = [], list(self._requests)
+                    planning_error = BackendError(f"batch planning failed: {type(exc).__name__}: {exc}")
+            for request in stranded:
+                self._fail(request, planning_error)
+            if batch:
+                self._run_batch(batch)
+
+    def _next_batch(self) -> list[PlanItem]:
+        """Called under the lock: plan the next forward pass and take its items off the queue."""
+        batch = plan_batch(
+            list(self._waiting.values()),
+            max_tokens=self.max_num_tokens,
+            max_batch_size=self.max_batch_size,
+            pad_multiple=self._pad_multiple,
+        )
+        for item in batch:
+            del self._waiting[item.arrival]
+        return batch
+
+    def _run_batch(self, batch: list[PlanItem]) -> None:
+        keys: list[tuple[_Request, int]] = [item.key for item in batch]  # type: ignore[misc]
+        try:
+            self._execute(keys)
+        except BaseException as exc:  # noqa: BLE001 - the worker must survive anything
+            log.exception("batch of %d items failed", len(keys))
+            error = exc if isinstance(exc, BackendError) else BackendError(f"inference failed: {type(exc).__name__}: {exc}")
+            for request in {request for request, _ in keys}:
+                self._fail(request, error)
 
     def _execute(self, keys: list[tuple[_Request, int]]) -> None:
         now = time.perf_counter()
@@ -167,12 +185,17 @@ class TokenBudgetBatcher:
         if out.shape[0] != len(keys):
             raise BackendError(f"engine returned {out.shape[0]} rows for a batch of {len(keys)}")
         if self.on_batch is not None:
-            tokens = int(inputs.attention_mask.sum())
-            self.on_batch(BatchStats(len(keys), tokens, inputs.padded_tokens, elapsed, self.queue_depth))
+            self._report(BatchStats(len(keys), int(inputs.attention_mask.sum()), inputs.padded_tokens, elapsed, self.queue_depth))
         for request in {request for request, _ in keys}:
             request.inference_seconds += elapsed  # only the worker thread writes this
         for row, (request, slot) in zip(out, keys):
             self._deliver(request, slot, row)
+
+    def _report(self, stats: BatchStats) -> None:
+        try:
+            self.on_batch(stats)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a metrics hook must not fail the requests it measures
+            log.exception("on_batch callback failed")
 
     def _collate(self, items: list[EncodedItem]) -> ModelInputs:
         seq = padded_length(max(len(it) for it in items), self._pad_multiple)
