@@ -93,6 +93,10 @@ def test_python_variant_is_a_plain_truss_without_our_server(catalog: Catalog) ->
         compile(model_py, "model.py", "exec")
         assert ("async def embeddings" in model_py) == (entry.kind.value == "embed")  # type: ignore[union-attr]
         assert "block_until_download_complete" in model_py
+        readme = files[Path(name) / "README.md"]
+        assert "/v1/models/model:predict" in readme and "/sync/" + "rerank" not in readme
+        for block in python_blocks(readme):
+            compile(block, "README.md", "exec")
 
 
 def test_accelerators_and_weights_sources(catalog: Catalog, rendered: dict[Path, str]) -> None:
