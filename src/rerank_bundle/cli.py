@@ -86,6 +86,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .bundles.generate import run
+
+    return run(check=args.check, catalog=args.catalog, out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rerank-bundle", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -132,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--api-key", action="append", default=None, help="repeat for several keys")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("generate", help="render the Truss bundles models/<name>/ from the catalog")
+    p.add_argument("--check", action="store_true", help="exit 1 naming files that are not up to date")
+    p.add_argument("--catalog", default=None)
+    p.add_argument("--out", default=None, help="bundle folder (default: models/ beside the catalog)")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

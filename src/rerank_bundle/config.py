@@ -106,13 +106,17 @@ class Catalog(BaseModel):
         return None
 
     def resolve(self, spec: str) -> ModelEntry:
-        """A catalog name or hub id, else a local directory, else an uncatalogued hub id."""
+        """A catalog name or hub id, else a bundle or checkpoint directory, else an uncatalogued hub id."""
         found = self.get(spec)
         if found is not None:
             return found
         base = self.defaults.model_dump()
         if Path(spec).expanduser().is_dir():
             path = Path(spec).expanduser().resolve()
+            if (path / "config.yaml").is_file() and not (path / "config.json").is_file():
+                from .bundles.settings import read_bundle_dir  # a Truss bundle, models/<name>/
+
+                return read_bundle_dir(path)
             return ModelEntry(**base, name=_slug(path.name), source=ModelSource(path=str(path)))
         if spec.count("/") == 1 and not spec.startswith((".", "/")):
             return ModelEntry(**base, name=_slug(spec.split("/")[1]), source=ModelSource(hf=spec))
@@ -186,7 +190,9 @@ def _looks_like_catalog(path: Path) -> bool:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and "models" in data
+    from .bundles.settings import is_bundle_config  # a bundle's config.yaml is a one-model catalog
+
+    return isinstance(data, dict) and ("models" in data or is_bundle_config(data))
 
 
 def catalog_for(model: str | None) -> Catalog:
@@ -210,4 +216,8 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         raise ConfigError(f"cannot read catalog {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    from .bundles.settings import bundle_catalog, is_bundle_config
+
+    if is_bundle_config(raw):
+        return bundle_catalog(raw, bundle_dir=path.parent, origin=str(path))
     return parse_catalog(raw, origin=str(path))
