@@ -6,6 +6,7 @@ from typing import List, Literal, Optional, Union
 
 from typing_extensions import TypedDict
 
+from ..errors import EmptyInputError
 from ..types import ScoreRequest, ScoreResult, TruncationOptions
 from .base import WireContext, WireModel, WireRoute, unit_interval
 
@@ -36,6 +37,9 @@ def _as_list(value: Union[str, List[str]]) -> List[str]:
 
 
 def to_internal(body: ScoreBody, ctx: WireContext) -> ScoreRequest:
+    for name, value in (("text_1", body.text_1), ("text_2", body.text_2)):
+        if isinstance(value, list) and not value:
+            raise EmptyInputError(f"`{name}` is empty: send at least one text")
     return ScoreRequest(
         text_1=_as_list(body.text_1), text_2=_as_list(body.text_2),
         truncation=TruncationOptions(truncate=ctx.truncate_default),
