@@ -102,7 +102,8 @@ def same(a, b) -> bool:
 def test_failed_job_keeps_its_error(jobs_server) -> None:
     client, _ = jobs_server
     empty = wait(client, submit(client, "/rerank", {"query": "q", "texts": []}))
-    assert empty["status"] == "FAILED" and empty["error"] == {"error": empty["error"]["error"], "error_type": "Empty", "status": 400}
+    assert empty["status"] == "FAILED" and "empty" in empty["error"]["error"]
+    assert (empty["error"]["error_type"], empty["error"]["status"]) == ("Empty", 400)
     assert "result" not in empty
 
 
@@ -116,7 +117,8 @@ def test_cancel_queued_and_running_jobs(jobs_server) -> None:
         queued = submit(client, "/rerank", {"query": "q", "texts": ["b"]})
         assert client.get(f"/async/requests/{running}").json()["status"] == "IN_PROGRESS"
         assert client.get(f"/async/requests/{queued}").json()["status"] == "QUEUED"
-        assert client.delete(f"/async/requests/{queued}").json() == {"request_id": queued, "canceled": True, "status": "CANCELED"}
+        canceled = client.delete(f"/async/requests/{queued}").json()
+        assert canceled == {"request_id": queued, "canceled": True, "status": "CANCELED"}
         assert client.delete(f"/async/requests/{running}").json()["canceled"] is True
         assert client.get("/health").status_code == 200  # jobs never block serving
     finally:

@@ -87,7 +87,8 @@ def test_keys_come_from_cli_and_env() -> None:
 def test_keys_never_appear_in_logs(auth_server, caplog) -> None:
     with caplog.at_level("DEBUG"):
         httpx.post(f"{auth_server.url}/rerank", json=VALID["/rerank"], headers={"Authorization": f"Bearer {API_KEYS[0]}"})
-        httpx.post(f"{auth_server.url}/rerank", json=VALID["/rerank"], headers={"Authorization": "Bearer wrong-secret-value"})
+        wrong = {"Authorization": "Bearer wrong-secret-value"}
+        httpx.post(f"{auth_server.url}/rerank", json=VALID["/rerank"], headers=wrong)
     assert caplog.records, "expected access log lines"
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert API_KEYS[0] not in text and "wrong-secret-value" not in text

@@ -8,7 +8,9 @@ import pytest
 pytestmark = pytest.mark.timeout(180)
 
 SEED_QUERY = "What is Deep Learning?"
-SEED_DOCS = ["Deep Learning is not...", "Deep learning is a subset of machine learning...", "I like pizza", "The weather is nice today"]
+SEED_DOCS = [
+    "Deep Learning is not...", "Deep learning is a subset of machine learning...", "I like pizza", "The weather is nice today",
+]
 
 
 def test_cohere_v1_client_rerank(multi_server) -> None:
@@ -78,7 +80,8 @@ def test_openai_embeddings_create(multi_server) -> None:
     import openai
 
     client = openai.OpenAI(base_url=f"{multi_server.url}/v1", api_key="unused", max_retries=0)
-    default = client.embeddings.create(model="all-minilm-l6-v2", input=["hello world", "deep learning"])  # base64 on the wire
+    # The SDK asks for base64 unless told otherwise.
+    default = client.embeddings.create(model="all-minilm-l6-v2", input=["hello world", "deep learning"])
     floats = client.embeddings.create(model="all-minilm-l6-v2", input="hello world", encoding_format="float")
     assert len(default.data) == 2 and len(default.data[0].embedding) == 384
     assert np.allclose(default.data[0].embedding, floats.data[0].embedding, atol=1e-6)

@@ -96,8 +96,20 @@ def test_declared_oversize_is_refused_before_reading(multi_server) -> None:
     head = b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{"
     with socket.create_connection(("127.0.0.1", multi_server.port), timeout=10) as sock:
         sock.sendall(head)  # 100 MB announced, one byte sent: the answer must not wait for the rest
-        reply = sock.recv(4096)
+        reply = read_response(sock)
     assert reply.startswith(b"HTTP/1.1 413") and b'"error_type":"PayloadTooLarge"' in reply
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """Headers and a Content-Length body off a raw socket (they may come in several segments)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head + b"\r\n\r\n" + body
 
 
 def test_oversize_chunked_body_is_refused_while_streaming(multi: httpx.Client) -> None:
@@ -117,7 +129,8 @@ def test_oversize_chunked_body_is_refused_while_streaming(multi: httpx.Client) -
 
 
 def test_raw_socket_garbage_does_not_hurt(multi_server) -> None:
-    for payload in (b"NOT HTTP AT ALL\r\n\r\n", b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{", b"\x00\xff" * 100):
+    garbage = (b"NOT HTTP AT ALL\r\n\r\n", b"POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{", b"\x00\xff" * 100)
+    for payload in garbage:
         with socket.create_connection(("127.0.0.1", multi_server.port), timeout=5) as sock:
             sock.sendall(payload)
             try:
@@ -130,7 +143,9 @@ def test_raw_socket_garbage_does_not_hurt(multi_server) -> None:
 
 @pytest.fixture(scope="module")
 def faulty(tiny_checkpoint):
-    model, engine = load_faulty_model(tiny_checkpoint("bert"), poison_word="fire", max_queue_requests=2, max_client_batch_size=50)
+    model, engine = load_faulty_model(
+        tiny_checkpoint("bert"), poison_word="fire", max_queue_requests=2, max_client_batch_size=50
+    )
     server = start_server([model])
     yield server, engine
     engine.gate.set()

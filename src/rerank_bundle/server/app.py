@@ -39,7 +39,7 @@ def create_app(
         metrics.watch_queue(model.name, lambda m=model: m.batcher.queue_depth)
         if getattr(model.batcher, "on_batch", None) is None:  # loaded without the hook: attach it now
             model.batcher.on_batch = metrics.batch_observer(model.name)
-    jobs = JobStore(settings, on_change=lambda counts: [metrics.async_jobs.labels(k).set(v) for k, v in counts.items()])
+    jobs = JobStore(settings, on_change=metrics.set_job_counts)
     state = ServerState(registry=registry, settings=settings, metrics=metrics, jobs=jobs)
 
     @asynccontextmanager
@@ -89,4 +89,6 @@ def _add_meta_routes(app: FastAPI, state: ServerState) -> None:
         ("/async/requests/{request_id}", "DELETE", "cancel_job", "Cancel a queued or running async job.", "Async"),
     )
     for path, method, name, summary, tag in table:
-        app.add_api_route(path, handlers[name], methods=[method], summary=summary, tags=[tag], include_in_schema=name != "metrics")
+        app.add_api_route(
+            path, handlers[name], methods=[method], summary=summary, tags=[tag], include_in_schema=name != "metrics"
+        )

@@ -15,7 +15,9 @@ from .http import JSONBody
 
 log = logging.getLogger(__name__)
 
-_HTTP_ERROR_TYPES = {401: ErrorType.UNAUTHORIZED, 404: ErrorType.NOT_FOUND, 413: ErrorType.TOO_LARGE, 503: ErrorType.UNHEALTHY}
+_HTTP_ERROR_TYPES = {
+    401: ErrorType.UNAUTHORIZED, 404: ErrorType.NOT_FOUND, 413: ErrorType.TOO_LARGE, 503: ErrorType.UNHEALTHY,
+}
 
 
 def error_response(exc: BaseException, *, state: dict | None = None) -> Response:

@@ -20,6 +20,8 @@ from ..errors import PayloadTooLargeError, ValidationError
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 _MAX_ERRORS = 5
+# pydantic names union branches in error locations ("inputs.str", "inputs.list[str]").
+_TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "function-after"}
 
 
 class JSONBody(Response):
@@ -70,16 +72,12 @@ def describe_errors(exc: pydantic.ValidationError) -> str:
             return f"malformed JSON: {err['msg'].removeprefix('Invalid JSON: ')}"
         if err["type"] == "model_type":
             return "the body must be a JSON object"
-        # Union branches appear as loc parts like "list[str]": name the field, not the branch.
         loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
         line = f"{loc or 'body'}: {err['msg'].removeprefix('Value error, ')}"
         if line not in seen:
             seen.append(line)
     more = f" (and {exc.error_count() - len(seen)} more)" if exc.error_count() > _MAX_ERRORS else ""
     return "; ".join(seen[:_MAX_ERRORS]) + more
-
-
-_TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "function-after"}
 
 
 def wanted_msgpack(accept: str | None) -> str | None:

@@ -80,7 +80,8 @@ class JobStore:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        self._workers = [asyncio.create_task(self._worker(), name=f"async-job-{i}") for i in range(self.settings.async_workers)]
+        count = self.settings.async_workers
+        self._workers = [asyncio.create_task(self._worker(), name=f"async-job-{i}") for i in range(count)]
 
     async def stop(self, *, timeout: float) -> None:
         """Let queued and running jobs finish for up to `timeout` seconds, then fail the rest."""
@@ -117,7 +118,8 @@ class JobStore:
         self._purge()
         job = self._jobs.get(job_id)
         if job is None:
-            raise JobNotFoundError(f"no async request {job_id!r} (unknown, or expired after {self.settings.async_ttl_seconds:g}s)")
+            ttl = self.settings.async_ttl_seconds
+            raise JobNotFoundError(f"no async request {job_id!r} (unknown, or expired after {ttl:g}s)")
         return job
 
     def cancel(self, job_id: str) -> bool:
@@ -163,7 +165,10 @@ class JobStore:
             job.error = {**error.to_body(), "status": error.status}
         if job.webhook and status is not JobStatus.CANCELED:
             job.webhook_status = "PENDING"
-            self.webhooks.send(job.webhook, job.as_dict(), on_done=lambda ok: setattr(job, "webhook_status", "DELIVERED" if ok else "FAILED"))
+            def delivered(ok: bool) -> None:
+                job.webhook_status = "DELIVERED" if ok else "FAILED"
+
+            self.webhooks.send(job.webhook, job.as_dict(), on_done=delivered)
         self._changed()
 
     def _purge(self) -> None:

@@ -45,24 +45,24 @@ class ServerMetrics:
             f"{_PREFIX}_batch_inference_seconds", "Engine time per forward pass", ["model"], buckets=_SECONDS, registry=r
         )
         self.phase_seconds = {
-            phase: Histogram(f"{_PREFIX}_{phase}_seconds", f"Per-request {phase} time", ["model"], buckets=_SECONDS, registry=r)
+            phase: Histogram(
+                f"{_PREFIX}_{phase}_seconds", f"Per-request {phase} time", ["model"], buckets=_SECONDS, registry=r
+            )
             for phase in ("tokenization", "queue", "inference")
         }
         self.prompt_tokens = Counter(f"{_PREFIX}_prompt_tokens", "Tokens processed", ["model"], registry=r)
         self.async_jobs = Gauge(f"{_PREFIX}_async_jobs", "Async jobs kept, by status", ["status"], registry=r)
 
-    def batch_observer(self, model: str, chained: Callable[[BatchStats], None] | None = None) -> Callable[[BatchStats], None]:
+    def batch_observer(self, model: str) -> Callable[[BatchStats], None]:
         """The batcher's `on_batch` hook for one model (runs on the batcher's worker thread)."""
-        size, tokens, padded = self.batch_size.labels(model), self.batch_tokens.labels(model), self.batch_padded_tokens.labels(model)
-        seconds = self.batch_seconds.labels(model)
+        size, tokens = self.batch_size.labels(model), self.batch_tokens.labels(model)
+        padded, seconds = self.batch_padded_tokens.labels(model), self.batch_seconds.labels(model)
 
         def observe(stats: BatchStats) -> None:
             size.observe(stats.size)
             tokens.observe(stats.tokens)
             padded.observe(stats.padded_tokens)
             seconds.observe(stats.inference_seconds)
-            if chained is not None:
-                chained(stats)
 
         return observe
 
@@ -80,6 +80,10 @@ class ServerMetrics:
         self.latency.labels(route).observe(seconds)
         if error_type:
             self.failures.labels(route, error_type).inc()
+
+    def set_job_counts(self, counts: dict[str, int]) -> None:
+        for status, count in counts.items():
+            self.async_jobs.labels(status).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

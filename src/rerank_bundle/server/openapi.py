@@ -40,8 +40,9 @@ class SchemaCollector:
             ok["content"] = {"application/json": {"schema": schema}, "application/msgpack": {"schema": schema}}
         error = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
         described = {
-            400: "Empty input", 401: "Missing or wrong API key", 404: "Unknown model", 413: "Body or item count over the limit",
-            422: "Invalid body", 424: "Inference failed", 429: "Overloaded (see Retry-After)", 503: "Not ready",
+            400: "Empty input", 401: "Missing or wrong API key", 404: "Unknown model",
+            413: "Body or item count over the limit", 422: "Invalid body", 424: "Inference failed",
+            429: "Overloaded (see Retry-After)", 503: "Not ready",
         }
         return {200: ok, **{code: {"description": text, **error} for code, text in described.items()}}
 

@@ -22,11 +22,12 @@ from .metrics import ServerMetrics
 from .registry import ModelRegistry
 from .settings import ServerSettings
 
-_DISPATCH: dict[type, Callable[[Reranker, Any], Awaitable[Any]]] = {
-    RerankRequest: Reranker.rerank_request,
-    PredictRequest: Reranker.predict_request,
-    EmbedRequest: Reranker.embed_request,
-    ScoreRequest: Reranker.score_request,
+# Internal request type -> the Reranker coroutine that answers it.
+_DISPATCH: dict[type, str] = {
+    RerankRequest: "rerank_request",
+    PredictRequest: "predict_request",
+    EmbedRequest: "embed_request",
+    ScoreRequest: "score_request",
 }
 
 
@@ -61,7 +62,7 @@ class Prepared:
     internal: InternalRequest
 
     async def run(self, metrics: ServerMetrics) -> tuple[Any, Outcome]:
-        result = await _DISPATCH[type(self.internal)](self.model, self.internal)
+        result = await getattr(self.model, _DISPATCH[type(self.internal)])(self.internal)
         metrics.observe_result(self.model.name, result.timings, result.prompt_tokens)
         outcome = Outcome(self.model.name, result.prompt_tokens, result.timings, items=_item_count(self.internal))
         return self.route.to_wire(self.body, result, self.ctx), outcome
@@ -70,7 +71,9 @@ class Prepared:
 async def prepare(state: ServerState, route: WireRoute, request: Request, body_model: type[WireModel]) -> Prepared:
     body = parse_body(await read_body(request, limit=state.settings.max_payload_bytes), body_model)
     model = state.registry.pick(body.model)
-    ctx = WireContext(model=model.name, truncate_default=state.settings.truncate_default, request_id=request_id(request.scope))
+    ctx = WireContext(
+        model=model.name, truncate_default=state.settings.truncate_default, request_id=request_id(request.scope)
+    )
     return Prepared(route, body, model, ctx, route.to_internal(body, ctx))
 
 
@@ -138,7 +141,10 @@ def meta_endpoints(state: ServerState) -> dict[str, Callable[..., Awaitable[Resp
 
     async def models(request: Request) -> Response:
         created = int(state.started_at)
-        data = [{"id": m.name, "object": "model", "created": created, "owned_by": "rerank-bundle", **m.info()} for m in state.registry]
+        data = [
+            {"id": m.name, "object": "model", "created": created, "owned_by": "rerank-bundle", **m.info()}
+            for m in state.registry
+        ]
         return render(request, {"object": "list", "data": data})
 
     async def metrics(request: Request) -> Response:
@@ -152,4 +158,6 @@ def meta_endpoints(state: ServerState) -> dict[str, Callable[..., Awaitable[Resp
         job = state.jobs.get(request_id)
         return render(request, {"request_id": job.id, "canceled": canceled, "status": job.status.value})
 
-    return {"health": health, "info": info, "models": models, "metrics": metrics, "get_job": get_job, "cancel_job": cancel_job}
+    return {
+        "health": health, "info": info, "models": models, "metrics": metrics, "get_job": get_job, "cancel_job": cancel_job,
+    }
