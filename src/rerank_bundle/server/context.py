@@ -29,6 +29,7 @@ class Outcome:
     prompt_tokens: int
     timings: Timings
     items: int = 0
+    device: str = ""
 
 
 def timing_headers(outcome: Outcome) -> dict[str, str]:
@@ -36,7 +37,7 @@ def timing_headers(outcome: Outcome) -> dict[str, str]:
     t = outcome.timings
     total = t.tokenization_seconds + t.queue_seconds + t.inference_seconds
     return {
-        "x-compute-type": "rerank-bundle",
+        "x-compute-type": outcome.device,
         "x-model-id": outcome.model,
         "x-compute-time": _ms(total),
         "x-compute-tokens": str(outcome.prompt_tokens),

@@ -64,7 +64,10 @@ class Prepared:
     async def run(self, metrics: ServerMetrics) -> tuple[Any, Outcome]:
         result = await getattr(self.model, _DISPATCH[type(self.internal)])(self.internal)
         metrics.observe_result(self.model.name, result.timings, result.prompt_tokens)
-        outcome = Outcome(self.model.name, result.prompt_tokens, result.timings, items=_item_count(self.internal))
+        outcome = Outcome(
+            self.model.name, result.prompt_tokens, result.timings, items=_item_count(self.internal),
+            device=self.model.engine.device,
+        )
         return self.route.to_wire(self.body, result, self.ctx), outcome
 
 
