@@ -93,7 +93,7 @@ def same(a, b) -> bool:
         keys = set(a) - {"id", "created"}
         return keys == set(b) - {"id", "created"} and all(same(a[k], b[k]) for k in keys)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) or isinstance(b, float):
         return a == pytest.approx(b, rel=1e-5)
     return a == b

@@ -62,6 +62,7 @@ BAD_BODIES = [
     ("/v1/ranking", {"query": "not an object", "passages": [{"text": "a"}]}, 422),
     ("/v1/ranking", {"query": {"text": "q"}, "passages": []}, 400),
     ("/v1/ranking", {"query": {"text": "q"}, "passages": [{"txt": "a"}]}, 422),
+    ("/v1/ranking", {"query": {"text": 7}, "passages": [{}]}, 422),
     ("/async/rerank", {"query": "q", "texts": ["a"], "webhook_endpoint": "ftp://example"}, 422),
     ("/async/rerank", {"query": 1, "texts": ["a"]}, 422),
 ]
@@ -82,6 +83,17 @@ def test_bad_body_is_a_json_4xx(multi: httpx.Client, path: str, body, status: in
     assert set(error) == {"error", "error_type"} and error["error"]
     assert len(error["error"]) < 2000  # errors never echo huge inputs back
     assert multi.get("/health").status_code == 200
+
+
+def test_error_messages_name_the_field(multi: httpx.Client) -> None:
+    cases = [
+        ("/rerank", {"query": "q", "texts": [1]}, "texts.0: Input should be a valid string"),
+        ("/v1/ranking", {"query": "x", "passages": [{}]}, "passages.0.text: Field required"),
+        ("/rerank", {"query": "q", "texts": ["a"], "truncation_direction": "up"}, "'Left' or 'Right'"),
+        ("/rerank", [1], "the body must be a JSON object"),
+    ]
+    for path, body, expected in cases:
+        assert expected in multi.post(path, json=body).json()["error"]
 
 
 def test_protocol_level_errors_are_json(multi: httpx.Client, multi_server) -> None:

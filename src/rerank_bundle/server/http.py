@@ -70,14 +70,14 @@ def describe_errors(exc: pydantic.ValidationError) -> str:
     for err in exc.errors(include_input=False, include_url=False):
         if err["type"] == "json_invalid":
             return f"malformed JSON: {err['msg'].removeprefix('Invalid JSON: ')}"
-        if err["type"] == "model_type":
+        if err["type"] == "model_type" and not err["loc"]:
             return "the body must be a JSON object"
         loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
         line = f"{loc or 'body'}: {err['msg'].removeprefix('Value error, ')}"
         if line not in seen:
             seen.append(line)
-    more = f" (and {exc.error_count() - len(seen)} more)" if exc.error_count() > _MAX_ERRORS else ""
-    return "; ".join(seen[:_MAX_ERRORS]) + more
+    hidden = len(seen) - _MAX_ERRORS
+    return "; ".join(seen[:_MAX_ERRORS]) + (f" (and {hidden} more)" if hidden > 0 else "")
 
 
 def wanted_msgpack(accept: str | None) -> str | None:

@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from ..errors import ModelNotFoundError
+from ..errors import ConfigError, ModelNotFoundError
 from ..service import Reranker
 
 log = logging.getLogger(__name__)
@@ -21,10 +21,10 @@ class ModelRegistry:
 
     def __init__(self, models: Sequence[Reranker], *, aliases: dict[str, Sequence[str]] | None = None) -> None:
         if not models:
-            raise ValueError("a server needs at least one model")
+            raise ConfigError("a server needs at least one model")
         names = [m.name for m in models]
         if len(set(names)) != len(names):
-            raise ValueError(f"model names must be unique, got {names}")
+            raise ConfigError(f"each model may be served once, got {', '.join(names)}")
         self.models: dict[str, Reranker] = {m.name: m for m in models}
         self._lookup: dict[str, Reranker] = {}
         for model in models:
@@ -78,14 +78,15 @@ def load_registry(
 ) -> ModelRegistry:
     """Load each spec (catalog name, hub id, directory; None: the catalog default) with `load`;
     the spec as typed is also accepted as the model's name in requests."""
-    models, aliases = [], {}
+    models: list[Reranker] = []
+    aliases: dict[str, list[str]] = {}
     try:
         for spec in specs:
             model = load(spec)
             models.append(model)
-            aliases[model.name] = [spec] if spec else []
-    except BaseException:
+            aliases.setdefault(model.name, []).extend([spec] if spec else [])
+        return ModelRegistry(models, aliases=aliases)
+    except BaseException:  # a half-loaded server frees what it loaded
         for model in models:
             model.close()
         raise
-    return ModelRegistry(models, aliases=aliases)
