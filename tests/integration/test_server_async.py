@@ -105,6 +105,8 @@ def test_failed_job_keeps_its_error(jobs_server) -> None:
     assert empty["status"] == "FAILED" and "empty" in empty["error"]["error"]
     assert (empty["error"]["error_type"], empty["error"]["status"]) == ("Empty", 400)
     assert "result" not in empty
+    gauge = [line for line in client.get("/metrics").text.splitlines() if line.startswith('rerank_bundle_async_jobs{status="FAILED"}')]
+    assert gauge and float(gauge[0].split()[1]) >= 1
 
 
 def test_cancel_queued_and_running_jobs(jobs_server) -> None:

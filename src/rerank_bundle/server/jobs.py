@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Awaitable, Callable
@@ -72,6 +73,7 @@ class JobStore:
     def __init__(self, settings: ServerSettings, *, on_change: Callable[[dict[str, int]], None] | None = None) -> None:
         self.settings = settings
         self._jobs: dict[str, Job] = {}
+        self._counts: Counter[JobStatus] = Counter()  # jobs kept, by status
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._workers: list[asyncio.Task] = []
         self._on_change = on_change
@@ -102,7 +104,7 @@ class JobStore:
 
     @property
     def pending(self) -> int:
-        return sum(1 for job in self._jobs.values() if not job.status.done)
+        return self._counts[JobStatus.QUEUED] + self._counts[JobStatus.IN_PROGRESS]
 
     def submit(self, *, route: str, model: str, work: Callable[[], Awaitable[Any]], webhook: str | None) -> Job:
         self._purge()
@@ -110,6 +112,7 @@ class JobStore:
             raise OverloadedError("too many async jobs; retry later", retry_after=self.settings.retry_after_seconds)
         job = Job(id=uuid.uuid4().hex, route=route, model=model, work=work, webhook=webhook)
         self._jobs[job.id] = job
+        self._counts[job.status] += 1
         self._queue.put_nowait(job)
         self._changed()
         return job
@@ -140,8 +143,8 @@ class JobStore:
             job = await self._queue.get()
             if job.status is not JobStatus.QUEUED:
                 continue  # canceled while it waited
-            job.status, job.started_at = JobStatus.IN_PROGRESS, time.time()
-            self._changed()
+            self._set_status(job, JobStatus.IN_PROGRESS)
+            job.started_at = time.time()
             job.task = asyncio.create_task(job.work())
             await asyncio.wait({job.task})
             self._settle(job, job.task)
@@ -160,28 +163,36 @@ class JobStore:
             self._finish(job, JobStatus.SUCCEEDED)
 
     def _finish(self, job: Job, status: JobStatus, *, error: RerankBundleError | None = None) -> None:
-        job.status, job.finished_at, job.task, job.work = status, time.time(), None, _done
+        job.finished_at, job.task, job.work = time.time(), None, _done
         if error is not None:
             job.error = {**error.to_body(), "status": error.status}
+        self._set_status(job, status)
         if job.webhook and status is not JobStatus.CANCELED:
             job.webhook_status = "PENDING"
-            def delivered(ok: bool) -> None:
-                job.webhook_status = "DELIVERED" if ok else "FAILED"
+            self.webhooks.send(job.webhook, job.as_dict(), on_done=lambda ok: _mark_delivery(job, ok))
 
-            self.webhooks.send(job.webhook, job.as_dict(), on_done=delivered)
+    def _set_status(self, job: Job, status: JobStatus) -> None:
+        self._counts[job.status] -= 1
+        self._counts[status] += 1
+        job.status = status
         self._changed()
 
     def _purge(self) -> None:
         cutoff = time.time() - self.settings.async_ttl_seconds
-        for job_id in [j.id for j in self._jobs.values() if j.finished_at is not None and j.finished_at < cutoff]:
-            del self._jobs[job_id]
+        expired = [j for j in self._jobs.values() if j.finished_at is not None and j.finished_at < cutoff]
+        for job in expired:
+            del self._jobs[job.id]
+            self._counts[job.status] -= 1
+        if expired:
+            self._changed()
 
     def _changed(self) -> None:
         if self._on_change is not None:
-            counts = {s.value: 0 for s in JobStatus}
-            for job in self._jobs.values():
-                counts[job.status.value] += 1
-            self._on_change(counts)
+            self._on_change({s.value: self._counts[s] for s in JobStatus})
+
+
+def _mark_delivery(job: Job, ok: bool) -> None:
+    job.webhook_status = "DELIVERED" if ok else "FAILED"
 
 
 async def _done() -> None:  # replaces a finished job's closure so its inputs can be freed
