@@ -14,6 +14,10 @@ comma := ,
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 EXTRAS := dev$(if $(HAS_GPU),$(comma)gpu-engines,)
 PYTEST_ARGS ?=
+# aiperf pins dependencies that conflict with truss, so it gets a venv of its own; the
+# server tests call its CLI from there.
+AIPERF_VENV ?= .venv-aiperf
+AIPERF_STAMP := $(AIPERF_VENV)/.installed
 
 .PHONY: setup serve test test-unit lint generate check-generated benchmark clean
 
@@ -27,12 +31,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+$(AIPERF_STAMP):
+	test -x $(AIPERF_VENV)/bin/python || $(PYTHON) -m venv $(AIPERF_VENV)
+	$(AIPERF_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AIPERF_VENV)/bin/python -m pip install -q "aiperf==0.13.0"
+	touch $(AIPERF_STAMP)
+
 serve: $(STAMP)
 	@echo "Try: curl -s http://$(HOST):$(PORT)/rerank -H 'Content-Type: application/json' -d '{\"query\":\"What is Deep Learning?\",\"texts\":[\"Deep Learning is not...\",\"Deep learning is a subset of machine learning...\",\"I like pizza\",\"The weather is nice today\"]}'"
 	$(VENV)/bin/rerank-bundle serve --model $(MODEL) --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+test: $(STAMP) $(AIPERF_STAMP)
+	RERANK_BUNDLE_AIPERF=$(CURDIR)/$(AIPERF_VENV)/bin/aiperf $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
