@@ -1,16 +1,19 @@
 """What every wire format shares: lenient request models and the `WireRoute` table entry.
 
-A `WireRoute` is all the server needs to serve one route: the request model, a converter
-to one internal request type (types.py) and a converter from the internal result back to
-the wire shape. Routes carry no scoring logic, so adding a format is one table entry.
+A `WireRoute` is all the server and the Python-model bundle need to serve one route: the
+request model, a converter to one internal request type (types.py) and a converter from
+the internal result back to the wire shape. Routes carry no scoring logic, so adding a
+format is one table entry.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, TypeVar, Union
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..errors import ValidationError
 from ..types import (
     EmbedRequest, EmbedResult, PredictRequest, PredictResult, RerankRequest, RerankResult, ScoreRequest, ScoreResult,
     TruncationDirection, TruncationOptions,
@@ -19,6 +22,20 @@ from ..types import (
 InternalRequest = Union[RerankRequest, PredictRequest, EmbedRequest, ScoreRequest]
 InternalResult = Union[RerankResult, PredictResult, EmbedResult, ScoreResult]
 Body = TypeVar("Body", bound="WireModel")
+
+if TYPE_CHECKING:
+    from ..service import Reranker
+
+# Internal request type -> the `Reranker` coroutine that answers it.
+_RUNTIME_CALLS: dict[type, str] = {
+    RerankRequest: "rerank_request",
+    PredictRequest: "predict_request",
+    EmbedRequest: "embed_request",
+    ScoreRequest: "score_request",
+}
+_MAX_ERRORS = 5
+# pydantic names union branches in error locations ("inputs.str", "inputs.list[str]").
+_TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "function-after"}
 
 
 class LenientModel(BaseModel):
@@ -72,6 +89,34 @@ class WireRoute(Generic[Body]):
     family: str  # tag in the OpenAPI docs: TEI, Cohere, OpenAI, vLLM, NIM
     response_schema: Any = None  # a TypedDict/list type describing the 200 body, for the docs
     tags: tuple[str, ...] = field(default=())
+
+    def parse(self, payload: Any) -> Body:
+        """Validate an already-decoded JSON value (what truss hands a Python model)."""
+        try:
+            return self.body.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(describe_errors(exc)) from None
+
+
+def run_internal(ranker: Reranker, request: InternalRequest) -> Awaitable[InternalResult]:
+    """The runtime call that answers an internal request."""
+    return getattr(ranker, _RUNTIME_CALLS[type(request)])(request)
+
+
+def describe_errors(exc: pydantic.ValidationError) -> str:
+    """`field.path: message; ...` for the first few problems, without echoing inputs back."""
+    seen: list[str] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        if err["type"] == "json_invalid":
+            return f"malformed JSON: {err['msg'].removeprefix('Invalid JSON: ')}"
+        if err["type"] == "model_type" and not err["loc"]:
+            return "the body must be a JSON object"
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
+        line = f"{loc or 'body'}: {err['msg'].removeprefix('Value error, ')}"
+        if line not in seen:
+            seen.append(line)
+    hidden = len(seen) - _MAX_ERRORS
+    return "; ".join(seen[:_MAX_ERRORS]) + (f" (and {hidden} more)" if hidden > 0 else "")
 
 
 def unit_interval(score: float) -> float:

@@ -16,12 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import PayloadTooLargeError, ValidationError
+from ..schemas.base import describe_errors
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
-_MAX_ERRORS = 5
-# pydantic names union branches in error locations ("inputs.str", "inputs.list[str]").
-_TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "function-after"}
 
 
 class JSONBody(Response):
@@ -62,22 +60,6 @@ def parse_body(raw: bytes, model: type[Model]) -> Model:
         return model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         raise ValidationError(describe_errors(exc)) from None
-
-
-def describe_errors(exc: pydantic.ValidationError) -> str:
-    """`field.path: message; ...` for the first few problems, without echoing inputs back."""
-    seen: list[str] = []
-    for err in exc.errors(include_input=False, include_url=False):
-        if err["type"] == "json_invalid":
-            return f"malformed JSON: {err['msg'].removeprefix('Invalid JSON: ')}"
-        if err["type"] == "model_type" and not err["loc"]:
-            return "the body must be a JSON object"
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
-        line = f"{loc or 'body'}: {err['msg'].removeprefix('Value error, ')}"
-        if line not in seen:
-            seen.append(line)
-    hidden = len(seen) - _MAX_ERRORS
-    return "; ".join(seen[:_MAX_ERRORS]) + (f" (and {hidden} more)" if hidden > 0 else "")
 
 
 def wanted_msgpack(accept: str | None) -> str | None:

@@ -12,23 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import UnhealthyError, ValidationError
-from ..schemas import InternalRequest, WireContext, WireModel, WireRoute
+from ..schemas import InternalRequest, WireContext, WireModel, WireRoute, run_internal
 from ..service import Reranker
-from ..types import EmbedRequest, PredictRequest, RerankRequest, ScoreRequest
+from ..types import EmbedRequest, PredictRequest, RerankRequest
 from .context import Outcome, record_outcome, request_id, timing_headers
 from .http import parse_body, read_body, render
 from .jobs import JobStore
 from .metrics import ServerMetrics
 from .registry import ModelRegistry
 from .settings import ServerSettings
-
-# Internal request type -> the Reranker coroutine that answers it.
-_DISPATCH: dict[type, str] = {
-    RerankRequest: "rerank_request",
-    PredictRequest: "predict_request",
-    EmbedRequest: "embed_request",
-    ScoreRequest: "score_request",
-}
 
 
 @dataclass
@@ -62,7 +54,7 @@ class Prepared:
     internal: InternalRequest
 
     async def run(self, metrics: ServerMetrics) -> tuple[Any, Outcome]:
-        result = await getattr(self.model, _DISPATCH[type(self.internal)])(self.internal)
+        result = await run_internal(self.model, self.internal)
         metrics.observe_result(self.model.name, result.timings, result.prompt_tokens)
         outcome = Outcome(
             self.model.name, result.prompt_tokens, result.timings, items=_item_count(self.internal),
