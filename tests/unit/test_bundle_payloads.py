@@ -1,14 +1,19 @@
 """Payload shapes of the Python-model bundle: recognition, conversion to internal requests,
-and rendering of results in each wire format of the API contract."""
+and rendering of results in each wire format of the API contract. Past recognition the
+bundle uses the server's route table, so these also pin the two to the same answers."""
 from __future__ import annotations
 
 import base64
+import json
 
 import numpy as np
 import pytest
 
-from rerank_bundle.bundles.payloads import detect_route, parse
-from rerank_bundle.errors import ValidationError
+from rerank_bundle.bundles.payloads import ROUTE_KEYS, detect_route, parse
+from rerank_bundle.config import ROUTES
+from rerank_bundle.errors import EmptyInputError, ValidationError
+from rerank_bundle.schemas import WireContext, wire_route
+from rerank_bundle.server.http import parse_body
 from rerank_bundle.types import (
     EmbedRequest, EmbedResult, LabelScore, ModelKind, PredictRequest, PredictResult, RankedDocument, RerankRequest,
     RerankResult, ScoreRequest, ScoreResult, TruncationDirection,
@@ -65,8 +70,10 @@ def test_cohere_v1_chunks_and_v2_cuts_documents() -> None:
     assert isinstance(v1.request, RerankRequest)
     assert list(v1.request.documents) == ["a", "b"] and v1.request.max_chunks_per_doc == 10
     body = v1.render(RerankResult(results=[RankedDocument(index=1, score=0.8)], prompt_tokens=3))
-    assert body["results"] == [{"index": 1, "relevance_score": 0.8, "document": {"text": "b"}}]
+    # The document comes back as it was sent, extra fields included (as the server answers).
+    assert body["results"] == [{"index": 1, "relevance_score": 0.8, "document": {"text": "b", "title": "t"}}]
     assert body["meta"] == {"api_version": {"version": "1"}, "billed_units": {"search_units": 1}}
+    assert body["usage"] == {"prompt_tokens": 3, "total_tokens": 3} and body["model"] == "m"
     assert isinstance(body["id"], str) and body["id"]
     v2 = parse("/v2/rerank", {"model": "m", "query": "q", "documents": ["a"], "top_n": 1, "max_tokens_per_doc": 64},
                model="m")
@@ -74,6 +81,8 @@ def test_cohere_v1_chunks_and_v2_cuts_documents() -> None:
     body = v2.render(RerankResult(results=[RankedDocument(index=0, score=0.3)], prompt_tokens=2))
     assert body["results"] == [{"index": 0, "relevance_score": 0.3}]
     assert body["meta"]["api_version"] == {"version": "2"}
+    defaults = parse("/v2/rerank", {"query": "q", "documents": ["a"]}, model="m").request
+    assert defaults.max_tokens_per_doc == 4096  # the contract's default
 
 
 @pytest.mark.parametrize(
@@ -82,6 +91,8 @@ def test_cohere_v1_chunks_and_v2_cuts_documents() -> None:
         ("one text", [("one text",)], True),
         (["a", "b"], [("a", "b")], True),  # ONE pair
         ([["s"], ["a", "b"]], [("s",), ("a", "b")], False),
+        (["a", "b", "c"], [("a",), ("b",), ("c",)], False),  # only two strings are a pair (TEI's rule)
+        ([["s"], "t"], [("s",), ("t",)], False),
         ([], [], False),  # empty batch: the service answers 400
     ],
 )
@@ -116,6 +127,9 @@ def test_score_one_to_many() -> None:
     assert (list(call.request.text_1), list(call.request.text_2)) == (["q"], ["a", "b"])
     body = call.render(ScoreResult(scores=[0.2, 0.9], prompt_tokens=5))
     assert [d["score"] for d in body["data"]] == [0.2, 0.9] and body["object"] == "list"
+    with pytest.raises(EmptyInputError) as info:
+        parse("/score", {"text_1": "q", "text_2": []}, model="m")
+    assert info.value.status == 400
 
 
 @pytest.mark.parametrize(
@@ -127,9 +141,50 @@ def test_score_one_to_many() -> None:
         ("/v2/rerank", {"query": "q", "documents": [{"title": "no text"}]}),
         ("/v1/embeddings", {"input": ["a"], "encoding_format": "int8"}),
         ("/predict", {"inputs": 5}),
+        ("/predict", {"inputs": [["a", "b", "c"]]}),
+        ("/v1/rerank", {"query": "q", "documents": ["a"], "max_chunks_per_doc": 0}),
+        ("/rerank", {"query": "q", "texts": ["a"], "raw_scores": "yes"}),  # strict: no guessing at booleans
+        ("/rerank", ["query", "texts"]),
     ],
 )
-def test_bad_payloads_name_the_problem(route: str, payload: dict) -> None:
+def test_bad_payloads_name_the_problem_as_the_server_does(route: str, payload: object) -> None:
     with pytest.raises(ValidationError) as info:
         parse(route, payload, model="m")
     assert info.value.status == 422 and info.value.message
+    spec = wire_route(route)
+    with pytest.raises(ValidationError) as served:
+        spec.to_internal(parse_body(json.dumps(payload).encode(), spec.body), WireContext(model="m"))
+    # The same problems at the same places; pydantic words a few types apart ("list"/"array").
+    assert _places(info.value.message) == _places(served.value.message)
+
+
+def _places(message: str) -> list[str]:
+    return [problem.split(":")[0] for problem in message.split("; ")]
+
+
+def test_unknown_route_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="/no/such/route"):
+        parse("/no/such/route", {"query": "q", "texts": ["a"]}, model="m")
+
+
+def test_every_default_route_is_a_server_route_recognised_by_its_keys() -> None:
+    for route in ROUTES:
+        assert wire_route(route).path == route and ROUTE_KEYS[route]
+    assert ROUTE_KEYS["/rerank"] == {"query", "texts"} and ROUTE_KEYS["/v2/rerank"] == {"query", "documents"}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_bundle_requests_are_the_servers(route: str) -> None:
+    # The bundle validates decoded JSON, the server raw bytes: strict mode must agree on both.
+    example = {
+        "/rerank": {"query": "q", "texts": ["a", "b"], "truncate": False, "top_n": 1},
+        "/predict": {"inputs": [["q", "a"], ["b"]], "raw_scores": True},
+        "/embed": {"inputs": ["a"], "normalize": False},
+        "/v1/embeddings": {"input": "a", "dimensions": 8},
+        "/v1/rerank": {"query": "q", "documents": [{"text": "a"}], "max_chunks_per_doc": 2},
+        "/v2/rerank": {"query": "q", "documents": ["a"], "max_tokens_per_doc": 16},
+        "/score": {"text_1": ["q"], "text_2": ["a"]},
+    }[route]
+    spec = wire_route(route)
+    body = parse_body(json.dumps(example).encode(), spec.body)
+    assert parse(route, example, model="m").request == spec.to_internal(body, WireContext(model="m"))

@@ -1,9 +1,10 @@
 """`BundlePredictor`: what a bundle's model/model.py delegates to (the Python-model variant).
 
 It holds the bundle's settings, loads the same `Reranker` the server uses, recognises the
-payload shape, runs the request and renders the wire format. Runtime errors become JSON
-error responses with the contract's status codes; truss passes a returned `Response` on
-unchanged, so a bad request is a 4xx with a JSON body, never truss's generic 500.
+payload shape and answers it through the server's own route table (schemas/). Runtime
+errors become JSON error responses with the contract's status codes; truss passes a
+returned `Response` on unchanged, so a bad request is a 4xx with a JSON body, never
+truss's generic 500.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import OverloadedError, RerankBundleError, UnhealthyError
-from ..types import EmbedRequest, PredictRequest, RerankRequest, ScoreRequest
+from ..schemas import run_internal
 from . import payloads
 from .settings import BundleSettings, resolve_entry, settings_from_config
 
@@ -71,7 +72,7 @@ class BundlePredictor:
         try:
             ranker = self._loaded()
             call = payloads.parse(route, payload, model=self.name)
-            result = await _run(ranker, call.request)
+            result = await run_internal(ranker, call.request)
         except RerankBundleError as exc:
             return error_response(exc)
         return call.render(result)
@@ -80,18 +81,6 @@ class BundlePredictor:
         if self._ranker is None:
             raise UnhealthyError(f"model {self.name} is not loaded yet")
         return self._ranker
-
-
-async def _run(ranker: "Reranker", request: payloads.InternalRequest) -> Any:
-    if isinstance(request, RerankRequest):
-        return await ranker.rerank_request(request)
-    if isinstance(request, PredictRequest):
-        return await ranker.predict_request(request)
-    if isinstance(request, EmbedRequest):
-        return await ranker.embed_request(request)
-    if isinstance(request, ScoreRequest):
-        return await ranker.score_request(request)
-    raise TypeError(f"no runtime call for {type(request).__name__}")
 
 
 def error_response(exc: RerankBundleError) -> Any:
