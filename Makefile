@@ -38,7 +38,9 @@ $(AIPERF_STAMP):
 	touch $(AIPERF_STAMP)
 
 serve: $(STAMP)
-	@echo "Try: curl -s http://$(HOST):$(PORT)/rerank -H 'Content-Type: application/json' -d '{\"query\":\"What is Deep Learning?\",\"texts\":[\"Deep Learning is not...\",\"Deep learning is a subset of machine learning...\",\"I like pizza\",\"The weather is nice today\"]}'"
+	@echo "Serving $(MODEL) on http://$(HOST):$(PORT) once loaded. Try:"
+	@echo "  curl -s http://$(HOST):$(PORT)/rerank -H 'Content-Type: application/json' -d '{\"query\":\"What is Deep Learning?\",\"texts\":[\"Deep Learning is not...\",\"Deep learning is a subset of machine learning...\",\"I like pizza\",\"The weather is nice today\"]}'"
+	@echo "  curl -s http://$(HOST):$(PORT)/v2/rerank -H 'Content-Type: application/json' -d '{\"model\":\"$(MODEL)\",\"query\":\"What is Deep Learning?\",\"documents\":[\"Deep Learning is not...\",\"Deep learning is a subset of machine learning...\",\"I like pizza\",\"The weather is nice today\"]}'"
 	$(VENV)/bin/rerank-bundle serve --model $(MODEL) --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(AIPERF_STAMP)
