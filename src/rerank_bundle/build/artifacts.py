@@ -43,6 +43,8 @@ BUILDER_VERSION = 1
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "openvino": (("fp32", "bf16", "int8"), ("openvino",)),
     "onnxruntime": (("fp32", "int8"), ("onnxruntime",)),
+    # GPU: build/tensorrt.py provides build(ctx) like the CPU targets; the key adds the GPU.
+    "tensorrt": (("fp16", "fp8"), ("tensorrt",)),
 }
 _EXTRA_VERSIONS = ("torch", "transformers", "onnx", "nncf", "onnxruntime", "openvino")
 _BF16_ISA = {"avx512_bf16", "amx_bf16"}
@@ -67,22 +69,22 @@ def _version(package: str) -> str:
 
 def check_supported(target: str, precision: str) -> None:
     if target not in TARGETS:
-        raise ConfigError(f"unknown build target {target!r}; CPU targets: {', '.join(TARGETS)} (GPU: tensorrt)")
+        raise ConfigError(f"unknown build target {target!r}; targets: {', '.join(TARGETS)}")
     precisions, packages = TARGETS[target]
     if precision not in precisions:
         raise EngineUnavailable(f"{target} builds {', '.join(precisions)}, not {precision}")
     missing = [p for p in packages if not _version(p)]
     if missing:
-        raise EngineUnavailable(f"{target} needs {', '.join(missing)}: pip install 'rerank-bundle[cpu-engines]'")
-    if precision == "bf16" and not _BF16_ISA & set(cpu_isa()):
+        extra = "gpu-engines" if target == "tensorrt" else "cpu-engines"
+        raise EngineUnavailable(f"{target} needs {', '.join(missing)}: pip install 'rerank-bundle[{extra}]'")
+    if target != "tensorrt" and precision == "bf16" and not _BF16_ISA & set(cpu_isa()):
         raise EngineUnavailable("bf16 needs a CPU with AVX512-BF16 or AMX; this one would emulate it (slower than fp32)")
 
 
 def expected_key(spec: ModelSpec, target: str, precision: str, *, calibration: str = "builtin") -> BuildKey:
     check_supported(target, precision)
     libraries = {p: _version(p) for p in TARGETS[target][1]}
-    # fp32 runs the same on any x86 CPU; int8/bf16 kernels (and so fidelity) depend on the ISA.
-    hardware: dict[str, Any] = {"isa": cpu_isa()} if precision in ("int8", "bf16") else {}
+    hardware = target_hardware(target, precision)
     options = {"builder": BUILDER_VERSION, "opset": DEFAULT_OPSET}
     if precision == "int8":
         options["calibration"] = calibration
@@ -90,6 +92,19 @@ def expected_key(spec: ModelSpec, target: str, precision: str, *, calibration: s
         source_sha256=source_fingerprint(spec), target=target, precision=precision, libraries=libraries,
         hardware=hardware, options=options,
     )
+
+
+def target_hardware(target: str, precision: str) -> dict[str, Any]:
+    """The hardware facts an artifact is tied to."""
+    if target == "tensorrt":  # an engine plan runs only on the GPU model it was built for
+        import torch
+
+        if not torch.cuda.is_available():
+            raise EngineUnavailable("TensorRT needs a CUDA GPU; torch sees none")
+        major, minor = torch.cuda.get_device_capability()
+        return {"gpu": torch.cuda.get_device_name(), "compute_capability": f"{major}.{minor}"}
+    # fp32 runs the same on any x86 CPU; int8/bf16 kernels (and so fidelity) depend on the ISA.
+    return {"isa": cpu_isa()} if precision in ("int8", "bf16") else {}
 
 
 def load_artifact(spec: ModelSpec, *, target: str, precision: str, root: Path) -> Artifact:
@@ -171,7 +186,7 @@ def _manifest(
     fidelity = result.fidelity
     return Manifest(
         model=spec.name, kind=spec.kind.value, source=source_record(spec), key=key, files=files,
-        profiles=result.profiles, hardware_name=cpu_name(),
+        profiles=result.profiles, hardware_name=str(key.hardware.get("gpu") or cpu_name()),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), build_seconds=round(time.perf_counter() - start, 2),
         versions={p: v for p in _EXTRA_VERSIONS if (v := _version(p))},
         fidelity=fidelity.as_dict() if fidelity else None,
