@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib
+import importlib.util
 import logging
 import shutil
 import time
@@ -67,13 +68,20 @@ def _version(package: str) -> str:
         return ""
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):  # e.g. sys.modules[module] is None: import blocked
+        return False
+
+
 def check_supported(target: str, precision: str) -> None:
     if target not in TARGETS:
         raise ConfigError(f"unknown build target {target!r}; targets: {', '.join(TARGETS)}")
     precisions, packages = TARGETS[target]
     if precision not in precisions:
         raise EngineUnavailable(f"{target} builds {', '.join(precisions)}, not {precision}")
-    missing = [p for p in packages if not _version(p)]
+    missing = [p for p in packages if not (_version(p) and _importable(p))]
     if missing:
         extra = "gpu-engines" if target == "tensorrt" else "cpu-engines"
         raise EngineUnavailable(f"{target} needs {', '.join(missing)}: pip install 'rerank-bundle[{extra}]'")

@@ -1,0 +1,129 @@
+"""The auto chain: order, reasons for every skip, manifest mismatches, precision auto."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+
+from rerank_bundle.build.manifest import MANIFEST_NAME, artifact_dir
+from rerank_bundle.config import load_catalog
+from rerank_bundle.errors import EngineUnavailable
+from rerank_bundle.service import Reranker
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("openvino")
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("selection-cache")
+
+
+@pytest.fixture
+def load(catalog_path, cache_root, monkeypatch):
+    monkeypatch.setenv("RERANK_BUNDLE_CACHE", str(cache_root))
+    catalog = load_catalog(catalog_path)
+    opened = []
+
+    def make(path, **kwargs):
+        ranker = Reranker.load(str(path), catalog=catalog, **kwargs)
+        opened.append(ranker)
+        return ranker
+
+    yield make
+    for ranker in opened:
+        ranker.close()
+
+
+
+def _skips(ranker):
+    return [(s["engine"], s["reason"]) for s in ranker.info()["engine_selection"]["skipped"]]
+
+
+def test_auto_chain_order_with_engines_made_unavailable(tiny_checkpoint, load, monkeypatch):
+    path = tiny_checkpoint("bert")
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if openvino were not installed
+    ranker = load(path, device="cpu", precision="fp32")
+    assert ranker.engine.name == "onnxruntime"
+    skipped = _skips(ranker)
+    assert [n for n, _ in skipped if "/" not in n] == ["tensorrt", "torch-cuda", "openvino"]
+    assert dict(skipped)["openvino"].count("pip install") == 1
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    ranker = load(path, device="cpu", precision="fp32")
+    assert ranker.engine.name == "torch" and ranker.engine.device == "cpu"
+    assert [n for n, _ in _skips(ranker) if "/" not in n] == ["tensorrt", "torch-cuda", "openvino", "onnxruntime"]
+
+
+def test_gpu_options_come_first_and_say_why_they_were_skipped(tiny_checkpoint, load, monkeypatch):
+    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "0")  # nothing cached: CPU engines skip too
+    ranker = load(tiny_checkpoint("bert", num_labels=3), precision="fp32")
+    reasons = dict(_skips(ranker))
+    assert ranker.engine.name == "torch"
+    assert list(reasons)[:2] == ["tensorrt", "torch-cuda"]
+    assert "TensorRT" in reasons["tensorrt"] and "GPU" in reasons["torch-cuda"]
+    assert "no onnxruntime/fp32 artifact" in reasons["onnxruntime"]
+
+
+def test_explicit_engine_that_cannot_run_is_an_error(tiny_checkpoint, load, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(EngineUnavailable, match="openvino"):
+        load(tiny_checkpoint("bert"), engine="openvino", precision="fp32")
+    with pytest.raises(EngineUnavailable, match="builds fp32, int8, not fp16"):
+        load(tiny_checkpoint("bert"), engine="onnxruntime", precision="fp16")
+
+
+def _tamper(directory, **changes):
+    path = directory / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(json.dumps(data))
+
+
+def test_manifest_mismatch_is_refused_and_selection_falls_back(tiny_checkpoint, load, cache_root, monkeypatch, caplog):
+    path = tiny_checkpoint("bert")
+    built = load(path, engine="onnxruntime", precision="fp32")
+    directory = artifact_dir(cache_root, built.spec, "onnxruntime", "fp32")
+    _tamper(directory, **{"key.libraries": {"onnxruntime": "0.0.1"}})
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "0")
+    with caplog.at_level(logging.WARNING):
+        ranker = load(path, device="cpu", precision="fp32")
+    assert ranker.engine.name == "torch"
+    assert "built with onnxruntime 0.0.1" in dict(_skips(ranker))["onnxruntime"]
+    assert any("refusing onnxruntime artifact" in r.getMessage() for r in caplog.records)
+
+    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "1")  # allowed to build: the stale artifact is replaced
+    ranker = load(path, device="cpu", precision="fp32")
+    assert ranker.engine.name == "onnxruntime"
+    assert json.loads((directory / MANIFEST_NAME).read_text())["key"]["libraries"]["onnxruntime"] != "0.0.1"
+
+
+def test_changed_checkpoint_is_refused(tiny_checkpoint, load, cache_root, monkeypatch):
+    path = tiny_checkpoint("bert")
+    built = load(path, engine="onnxruntime", precision="fp32")
+    _tamper(artifact_dir(cache_root, built.spec, "onnxruntime", "fp32"), **{"key.source_sha256": "0" * 64})
+    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "0")
+    with pytest.raises(EngineUnavailable, match="checkpoint files changed"):
+        load(path, engine="onnxruntime", precision="fp32")
+
+
+def test_precision_auto_takes_the_lowest_precision_that_passes(tiny_checkpoint, load, cache_root):
+    path = tiny_checkpoint("bert")
+    ranker = load(path, engine="onnxruntime", precision="auto")
+    assert ranker.engine.dtype == "int8"  # int8 of the tiny model passes the gate
+
+    directory = artifact_dir(cache_root, ranker.spec, "onnxruntime", "int8")
+    _tamper(directory, fidelity_passed=False)  # as if int8 had missed the gate at build time
+    ranker = load(path, engine="onnxruntime", precision="auto")
+    assert ranker.engine.dtype == "fp32"
+    reasons = dict(_skips(ranker))
+    assert "misses the gate" in reasons["onnxruntime/int8"]
