@@ -26,6 +26,7 @@ def cache_root(tmp_path_factory):
 @pytest.fixture
 def load(catalog_path, cache_root, monkeypatch):
     monkeypatch.setenv("RERANK_BUNDLE_CACHE", str(cache_root))
+    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "1")  # whatever the suite's default, these tests build
     catalog = load_catalog(catalog_path)
     opened = []
 

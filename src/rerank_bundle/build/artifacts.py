@@ -33,13 +33,13 @@ from .context import BuildContext, TargetResult
 from .export import DEFAULT_OPSET, check_onnx_parity, export_onnx
 from .fidelity import FidelityGate, FidelityProbe
 from .manifest import (
-    BuildKey, Manifest, artifact_dir, cache_root, cpu_isa, cpu_name, mismatch, read_manifest, source_fingerprint,
+    BF16_ISA, BuildKey, Manifest, file_sha256, artifact_dir, cache_root, cpu_isa, cpu_name, mismatch, read_manifest, source_fingerprint,
     source_record,
 )
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 # target -> (precisions it builds, python packages whose versions the artifact is tied to)
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "openvino": (("fp32", "bf16", "int8"), ("openvino",)),
@@ -48,7 +48,6 @@ TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tensorrt": (("fp16", "fp8"), ("tensorrt",)),
 }
 _EXTRA_VERSIONS = ("torch", "transformers", "onnx", "nncf", "onnxruntime", "openvino")
-_BF16_ISA = {"avx512_bf16", "amx_bf16"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def check_supported(target: str, precision: str) -> None:
     if missing:
         extra = "gpu-engines" if target == "tensorrt" else "cpu-engines"
         raise EngineUnavailable(f"{target} needs {', '.join(missing)}: pip install 'rerank-bundle[{extra}]'")
-    if target != "tensorrt" and precision == "bf16" and not _BF16_ISA & set(cpu_isa()):
+    if target != "tensorrt" and precision == "bf16" and not BF16_ISA & set(cpu_isa()):
         raise EngineUnavailable("bf16 needs a CPU with AVX512-BF16 or AMX; this one would emulate it (slower than fp32)")
 
 
@@ -94,7 +93,7 @@ def expected_key(spec: ModelSpec, target: str, precision: str, *, calibration: s
     libraries = {p: _version(p) for p in TARGETS[target][1]}
     hardware = target_hardware(target, precision)
     options = {"builder": BUILDER_VERSION, "opset": DEFAULT_OPSET}
-    if precision == "int8":
+    if precision in ("int8", "fp8"):  # calibrated precisions depend on the calibration data
         options["calibration"] = calibration
     return BuildKey(
         source_sha256=source_fingerprint(spec), target=target, precision=precision, libraries=libraries,
@@ -165,7 +164,8 @@ def build_artifact(
 ) -> Artifact:
     """Build (or reuse) one artifact; the manifest records its measured fidelity."""
     root = cache_root(root)
-    calibration = str(calibration_file) if calibration_file else "builtin"
+    # Keyed by content: editing the calibration file triggers a rebuild, renaming it does not.
+    calibration = f"sha256:{file_sha256(Path(calibration_file))[:16]}" if calibration_file else "builtin"
     key = expected_key(spec, target, precision, calibration=calibration)
     directory = artifact_dir(root, spec, target, precision)
     with _model_lock(root, spec):

@@ -58,7 +58,7 @@ def _print_artifact(directory: Path, manifest: Any, *, reused: bool) -> None:
     if manifest.fidelity:
         verdict = {True: "passes", False: "FAILS", None: "not judged"}[manifest.fidelity_passed]
         print(f"fidelity vs torch fp32: {Fidelity.from_dict(manifest.fidelity).summary()} ({verdict} the gate)")
-    for key in ("shape_mode", "shape_mode_items_per_s", "fusions", "int8_fp32_scopes"):
+    for key in ("shape_mode", "shape_mode_items_per_s", "fusions", "int8_fp32_scopes", "int8_rest"):
         if key in manifest.notes:
             print(f"{key}: {manifest.notes[key]}")
 

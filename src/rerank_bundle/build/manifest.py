@@ -26,6 +26,7 @@ CACHE_ENV = "RERANK_BUNDLE_CACHE"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _META_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "modules.json", "1_Pooling/config.json")
 # The CPU features that change what an int8/bf16 kernel computes or whether it runs natively.
+BF16_ISA = frozenset({"avx512_bf16", "amx_bf16"})  # native bf16 dot products
 _ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
 
 
@@ -135,11 +136,11 @@ def source_fingerprint(spec: ModelSpec) -> str:
         if file.is_symlink() and target.parent.name == "blobs" and len(target.name) >= 40:
             digest.update(target.name.encode())
         else:
-            digest.update(_file_sha256(target).encode())
+            digest.update(file_sha256(target).encode())
     return digest.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):

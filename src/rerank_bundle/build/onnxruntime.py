@@ -83,10 +83,13 @@ def _engine(path: Path, ctx: BuildContext) -> Any:
 
 def _quantize_staged(ctx: BuildContext, fp32_path: Path) -> tuple[Any, int]:
     out = ctx.out_dir / MODEL_FILE
-    result = None
+    result, tried = None, []
     for stage in STAGES:
         ctx.step(f"int8 quantization (stage {stage})")
         excluded = _matching_nodes(fp32_path, sensitive_patterns(ctx.spec.num_layers, stage))
+        if excluded in tried:  # this model has nothing more to keep at this stage
+            continue
+        tried.append(excluded)
         _quantize(fp32_path, out, excluded)
         fidelity = ctx.probe.measure(_engine(out, ctx).forward)
         log.info("onnxruntime int8 stage %d (%d nodes in fp32): %s", stage, len(excluded), fidelity.summary())

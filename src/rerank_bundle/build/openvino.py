@@ -10,10 +10,12 @@ so `precision: auto` passes it over.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from ..engines.openvino_engine import import_openvino, measure_shape_modes
 from .context import BuildContext, TargetResult
+from .manifest import BF16_ISA, cpu_isa
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def build(ctx: BuildContext) -> TargetResult:
     ctx.step("convert ONNX → IR")
     model = ov.convert_model(str(ctx.onnx_path))
     notes: dict[str, Any] = {}
-    fidelity = None
+    fidelity, stage = None, 0
     if ctx.precision == "int8":
         model, fidelity, stage = _quantize_staged(ctx, model)
         notes["int8_fp32_scopes"] = sensitive_patterns(ctx.spec.num_layers, stage)
@@ -50,30 +52,43 @@ def build(ctx: BuildContext) -> TargetResult:
     if fidelity is None:
         ctx.step("measure fidelity")
         fidelity = ctx.probe.measure(_engine(xml, ctx, "dynamic").forward)
+    elif stage == 0 and BF16_ISA & set(cpu_isa()):
+        # Nothing had to stay fp32: try the unquantized rest (softmax, norms) in bf16.
+        ctx.step("measure int8 + bf16 rest")
+        with_bf16 = ctx.probe.measure(_engine(xml, ctx, "dynamic", int8_rest="bf16").forward)
+        log.info("openvino int8 with bf16 rest: %s", with_bf16.summary())
+        if with_bf16.passes(ctx.gate):
+            notes["int8_rest"], fidelity = "bf16", with_bf16
+    rest = notes.get("int8_rest", "f32")
     ctx.step("measure shape modes")
-    speeds = measure_shape_modes(xml, spec=ctx.spec, precision=ctx.precision, samples=ctx.timing_batches())
+    speeds = measure_shape_modes(xml, spec=ctx.spec, precision=ctx.precision, samples=ctx.timing_batches(), int8_rest=rest)
     notes["shape_mode"] = max(speeds, key=speeds.get)  # type: ignore[arg-type]
     notes["shape_mode_items_per_s"] = {k: round(v, 1) for k, v in speeds.items()}
     log.info("openvino %s: %s shapes are faster here (%s)", ctx.precision, notes["shape_mode"], notes["shape_mode_items_per_s"])
     return TargetResult(files=list(MODEL_FILES), fidelity=fidelity, notes=notes)
 
 
-def _engine(xml: Any, ctx: BuildContext, shape_mode: str) -> Any:
+def _engine(xml: Any, ctx: BuildContext, shape_mode: str, int8_rest: str = "f32") -> Any:
     from ..engines.openvino_engine import OpenVinoEngine
 
-    return OpenVinoEngine(xml, spec=ctx.spec, precision=ctx.precision, shape_mode=shape_mode)
+    return OpenVinoEngine(xml, spec=ctx.spec, precision=ctx.precision, shape_mode=shape_mode, int8_rest=int8_rest)
 
 
 def _quantize_staged(ctx: BuildContext, model: Any) -> tuple[Any, Any, int]:
     ov = import_openvino()
     tmp_xml = ctx.out_dir / "stage.xml"
-    best = None
+    best, tried = None, []
     for stage in STAGES:
         ctx.step(f"int8 calibration (stage {stage})")
-        quantized = _quantize(ctx, model.clone(), sensitive_patterns(ctx.spec.num_layers, stage))
+        patterns = sensitive_patterns(ctx.spec.num_layers, stage)
+        kept = _matching_ops(model, patterns)
+        if kept in tried:  # this model has nothing more to keep at this stage
+            continue
+        tried.append(kept)
+        quantized = _quantize(ctx, model.clone(), patterns)
         ov.save_model(quantized, str(tmp_xml), compress_to_fp16=False)
         fidelity = ctx.probe.measure(_engine(tmp_xml, ctx, "dynamic").forward)
-        log.info("openvino int8 stage %d (%d scopes in fp32): %s", stage, len(sensitive_patterns(ctx.spec.num_layers, stage)), fidelity.summary())
+        log.info("openvino int8 stage %d (%d ops kept in fp32): %s", stage, len(kept), fidelity.summary())
         best = (quantized, fidelity, stage)
         if fidelity.passes(ctx.gate):
             break
@@ -81,6 +96,11 @@ def _quantize_staged(ctx: BuildContext, model: Any) -> tuple[Any, Any, int]:
         leftover.unlink(missing_ok=True)
     assert best is not None
     return best
+
+
+def _matching_ops(model: Any, patterns: list[str]) -> set[str]:
+    compiled = [re.compile(p) for p in patterns]
+    return {op.get_friendly_name() for op in model.get_ops() if any(rx.match(op.get_friendly_name()) for rx in compiled)}
 
 
 def _quantize(ctx: BuildContext, model: Any, fp32_patterns: list[str]) -> Any:

@@ -77,7 +77,10 @@ def _construct(spec: ModelSpec, target: str, precision: str, artifact: object) -
     if target == "openvino":
         from .openvino_engine import OpenVinoEngine
 
-        return OpenVinoEngine(directory / "model.xml", spec=spec, precision=precision, shape_mode=notes.get("shape_mode", "dynamic"))
+        return OpenVinoEngine(
+            directory / "model.xml", spec=spec, precision=precision, shape_mode=notes.get("shape_mode", "dynamic"),
+            int8_rest=notes.get("int8_rest", "f32"),
+        )
     from .onnxruntime_engine import OnnxRuntimeEngine
 
     return OnnxRuntimeEngine(directory / "model.onnx", spec=spec, precision=precision)
