@@ -84,3 +84,12 @@ def test_openvino_embedder_matches_torch(tiny_checkpoint, load):
     want = np.array(load(path, engine="torch", device="cpu", precision="fp32").embed(texts))
     got = np.array(load(path, engine="openvino", precision="fp32").embed(texts))
     assert (want * got).sum(axis=1).min() > 0.9999
+
+
+@pytest.mark.parametrize("family", ["xlm-roberta", "deberta-v2", "modernbert"])
+@pytest.mark.parametrize("target", ["openvino", "onnxruntime"])
+def test_every_family_runs_on_compiled_engines(family, target, tiny_checkpoint, load):
+    pytest.importorskip(target)
+    path = tiny_checkpoint(family)
+    reference = _scores(load(path, engine="torch", device="cpu", precision="fp32"))
+    assert np.abs(_scores(load(path, engine=target, precision="fp32")) - reference).max() <= 1e-4
