@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from rerank_bundle.build.commands import script_main  # noqa: E402
+from rerank_bundle.compile.commands import script_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(script_main("compare"))

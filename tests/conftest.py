@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +11,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under --engine auto, compiled CPU engines are built on first start and cached. The suite
+# keeps that out of ~/.cache and off the start path of the servers it launches (they run
+# torch as before); the engine tests opt back in with their own cache and RERANK_BUNDLE_BUILD=1.
+os.environ.setdefault("RERANK_BUNDLE_CACHE", tempfile.mkdtemp(prefix="rerank-bundle-test-cache-"))
+os.environ.setdefault("RERANK_BUNDLE_BUILD", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="bundle folder (default: models/ beside the catalog)")
     p.set_defaults(func=cmd_generate)
 
-    from .build.commands import register as register_build_commands  # build, compare
+    from .compile.commands import register as register_build_commands  # build, compare
 
     register_build_commands(sub)
     return parser

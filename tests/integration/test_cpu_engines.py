@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rerank_bundle.build.manifest import artifact_dir, read_manifest
+from rerank_bundle.compile.manifest import artifact_dir, read_manifest
 from rerank_bundle.config import load_catalog
 from rerank_bundle.service import Reranker
 

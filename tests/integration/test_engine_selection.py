@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rerank_bundle.build.manifest import MANIFEST_NAME, artifact_dir
+from rerank_bundle.compile.manifest import MANIFEST_NAME, artifact_dir
 from rerank_bundle.config import load_catalog
 from rerank_bundle.errors import EngineUnavailable
 from rerank_bundle.service import Reranker

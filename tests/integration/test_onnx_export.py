@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rerank_bundle.build import BuildError
-from rerank_bundle.build.export import check_onnx_parity, export_onnx, input_names, sample_batches
+from rerank_bundle.compile import BuildError
+from rerank_bundle.compile.export import check_onnx_parity, export_onnx, input_names, sample_batches
 from rerank_bundle.config import load_catalog
 from rerank_bundle.loading import inspect_checkpoint
 

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from rerank_bundle.build.calibration import builtin_calibration_pairs, evaluation_groups, load_calibration_file
-from rerank_bundle.build.fidelity import Fidelity, FidelityGate, GroupOutputs, compare, spearman, topk_overlap
-from rerank_bundle.build.manifest import BuildKey, Manifest, mismatch, read_manifest
+from rerank_bundle.compile.calibration import builtin_calibration_pairs, evaluation_groups, load_calibration_file
+from rerank_bundle.compile.fidelity import Fidelity, FidelityGate, GroupOutputs, compare, spearman, topk_overlap
+from rerank_bundle.compile.manifest import BuildKey, Manifest, mismatch, read_manifest
 from rerank_bundle.errors import ConfigError
 from rerank_bundle.types import ModelKind
 

@@ -38,8 +38,8 @@ def load_cpu_engine(
     allow_build: bool | None = None, skipped: list[tuple[str, str]] | None = None,
 ) -> Engine:
     """The first acceptable precision of `target` for this model; EngineUnavailable if none."""
-    from ..build.artifacts import check_supported, ensure_artifact
-    from ..build.manifest import cache_root
+    from ..compile.artifacts import check_supported, ensure_artifact
+    from ..compile.manifest import cache_root
 
     root = cache_root(cache_dir)
     allow = building_allowed() if allow_build is None else allow_build
@@ -93,6 +93,6 @@ def _note(skipped: list[tuple[str, str]] | None, name: str, reason: str) -> None
 
 
 def _summary(fidelity: dict | None) -> str:
-    from ..build.fidelity import Fidelity
+    from ..compile.fidelity import Fidelity
 
     return Fidelity.from_dict(fidelity).summary() if fidelity else "not measured"

@@ -44,7 +44,7 @@ BUILDER_VERSION = 2
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "openvino": (("fp32", "bf16", "int8"), ("openvino",)),
     "onnxruntime": (("fp32", "int8"), ("onnxruntime",)),
-    # GPU: build/tensorrt.py provides build(ctx) like the CPU targets; the key adds the GPU.
+    # GPU: compile/tensorrt.py provides build(ctx) like the CPU targets; the key adds the GPU.
     "tensorrt": (("fp16", "fp8"), ("tensorrt",)),
 }
 _EXTRA_VERSIONS = ("torch", "transformers", "onnx", "nncf", "onnxruntime", "openvino")

@@ -33,7 +33,7 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from ..build.manifest import cache_root
+    from ..compile.manifest import cache_root
     from ..errors import EngineUnavailable
 
     entry, spec = _resolve(args.model, args.catalog)
