@@ -16,7 +16,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"Date: {results['date']}\n"]
     for wl in results["workloads"]:
         lines += [f"## {wl['name']} ({wl['documents']} docs x ~{wl['doc_tokens']} tokens)\n",
-                  "| system | precision | pairs/s | x CrossEncoder | p50 ms | p99 ms | % of FLOP limit | max abs d | top-10 agr. |",
+                  "| system | precision | pairs/s | x CrossEncoder | p50 ms | p99 ms | % of FLOP limit | max abs d | top-10 agr. (synthetic) |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for row in wl["rows"]:
             lines.append(
@@ -32,6 +32,12 @@ def markdown(results: dict[str, Any]) -> str:
                   f"Engine: {results['http']['engine']}\n", "| concurrency | pairs/s | p50 ms | p99 ms |", "|---:|---:|---:|---:|"]
         for row in results["http"]["rows"]:
             lines.append(f"| {row['concurrency']} | {row['pairs_per_s']:.1f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |")
+        lines.append("")
+    if results.get("fixed_set_fidelity"):
+        lines += ["## Fidelity on the fixed relevance set (cross-encoder, vs torch fp32)\n",
+                  "| system | precision | max abs d | top-10 agr. | Spearman |", "|---|---|---:|---:|---:|"]
+        for row in results["fixed_set_fidelity"]:
+            lines.append(f"| {row['system']} | {row['precision']} | {row['max_abs_delta']:.4f} | {row['top10_agreement']:.2f} | {row['spearman']:.4f} |")
         lines.append("")
     if results.get("embedder_fidelity"):
         lines += ["## Fidelity on real weights (all-MiniLM-L6-v2, cosine reranking)\n",

