@@ -1,0 +1,1 @@
+"""Benchmark harness behind scripts/benchmark.py: workloads, systems under test, reports."""
