@@ -135,7 +135,9 @@ def minilm_cross_encoder(out_dir: Path) -> Path:
         enc = tokenizer(queries, docs, padding=True, truncation=True, return_tensors="pt")
         features = model.bert(**enc).pooler_output
     head = torch.nn.Linear(features.shape[1], 1)
-    optimizer = torch.optim.Adam(head.parameters(), lr=0.05)
+    # Weight decay keeps the head's norm (and so its logit range, about +-10) like a trained
+    # reranker's; an unregularised probe grows huge weights that amplify any numeric error.
+    optimizer = torch.optim.AdamW(head.parameters(), lr=0.05, weight_decay=0.5)
     target = torch.tensor(labels)[:, None]
     weight = torch.where(target > 0, float(len(TOPICS) - 1), 1.0)  # balance positives and negatives
     for _ in range(300):
