@@ -128,3 +128,36 @@ def test_precision_auto_takes_the_lowest_precision_that_passes(tiny_checkpoint, 
     assert ranker.engine.dtype == "fp32"
     reasons = dict(_skips(ranker))
     assert "misses the gate" in reasons["onnxruntime/int8"]
+
+
+def test_the_loop_tensorrt_shares_builds_only_what_it_may_and_can_refuse_a_failed_last(tiny_checkpoint, tmp_path):
+    """`load_compiled` with the TensorRT loader's options (fp8 never built implicitly; under
+    auto even the last plan is passed over when it missed the gate), on ORT artifacts here."""
+    from fixtures.gpu_helpers import spec_for
+
+    from rerank_bundle.engines.cpu_compiled import load_compiled
+    from rerank_bundle.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    spec = spec_for(tiny_checkpoint("bert"), "tiny-bert-loop")
+
+    def load_with(last_is_reference, skipped=None, allow_build=True):
+        return load_compiled(
+            spec, target="onnxruntime", candidates=("int8", "fp32"), auto=True, cache_dir=tmp_path,
+            construct=lambda name, artifact: OnnxRuntimeEngine(artifact.path("model.onnx"), spec=spec, precision=name),
+            allow_build=allow_build, skipped=skipped, may_build=lambda name: name == "fp32",
+            last_is_reference=last_is_reference,
+        )
+
+    skipped: list = []
+    engine = load_with(False, skipped)
+    assert engine.dtype == "fp32"
+    engine.close()
+    assert [n for n, _ in skipped] == ["onnxruntime/int8"] and "no onnxruntime/int8 artifact" in skipped[0][1]
+    assert not artifact_dir(tmp_path, spec, "onnxruntime", "int8").exists()  # not built: may_build said no
+
+    _tamper(artifact_dir(tmp_path, spec, "onnxruntime", "fp32"), fidelity_passed=False)
+    with pytest.raises(EngineUnavailable, match="fp32: fidelity vs torch fp32 misses the gate"):
+        load_with(False, allow_build=False)
+    engine = load_with(True, allow_build=False)
+    assert engine.dtype == "fp32"  # the CPU rule: fp32 is the reference, used even so
+    engine.close()

@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..engines.shape_profiles import profile_limits
 from ..errors import ConfigError, EngineUnavailable
 from ..loading import ModelSpec
 from . import BuildError
@@ -92,13 +93,20 @@ def expected_key(spec: ModelSpec, target: str, precision: str, *, calibration: s
     check_supported(target, precision)
     libraries = {p: _version(p) for p in TARGETS[target][1]}
     hardware = target_hardware(target, precision)
-    options = {"builder": BUILDER_VERSION, "opset": DEFAULT_OPSET}
-    if precision in ("int8", "fp8"):  # calibrated precisions depend on the calibration data
-        options["calibration"] = calibration
     return BuildKey(
         source_sha256=source_fingerprint(spec), target=target, precision=precision, libraries=libraries,
-        hardware=hardware, options=options,
+        hardware=hardware, options=build_options(spec, target, precision, calibration=calibration),
     )
+
+
+def build_options(spec: ModelSpec, target: str, precision: str, *, calibration: str = "builtin") -> dict[str, Any]:
+    """The settings besides source, libraries and hardware that decide what a build produces."""
+    options: dict[str, Any] = {"builder": BUILDER_VERSION, "opset": DEFAULT_OPSET}
+    if precision in ("int8", "fp8"):  # calibrated precisions depend on the calibration data
+        options["calibration"] = calibration
+    if target == "tensorrt":  # the plan's optimization profiles are planned from these limits
+        options.update(profile_limits(spec))
+    return options
 
 
 def target_hardware(target: str, precision: str) -> dict[str, Any]:

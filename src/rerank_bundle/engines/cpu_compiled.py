@@ -1,5 +1,6 @@
 """Load a compiled CPU engine (OpenVINO or ONNX Runtime) from the artifact cache, building
-the artifact on first start when it is absent or stale.
+the artifact on first start when it is absent or stale. The precision loop (`load_compiled`)
+also serves the TensorRT engine (tensorrt_engine.py).
 
 `precision: auto` on CPU means: the lowest precision whose fidelity, measured at build
 time against torch fp32 and recorded in the manifest, passes the gate — int8, then bf16
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from ..config import Precision
 from ..errors import EngineUnavailable
@@ -38,36 +40,51 @@ def load_cpu_engine(
     allow_build: bool | None = None, skipped: list[tuple[str, str]] | None = None,
 ) -> Engine:
     """The first acceptable precision of `target` for this model; EngineUnavailable if none."""
+    return load_compiled(
+        spec, target=target, candidates=candidate_precisions(target, precision), auto=precision is Precision.AUTO,
+        construct=lambda name, artifact: _construct(spec, target, name, artifact), cache_dir=cache_dir,
+        allow_build=allow_build, skipped=skipped,
+    )
+
+
+def load_compiled(
+    spec: ModelSpec, *, target: str, candidates: Sequence[str], auto: bool, construct: Callable[[str, Any], Engine],
+    cache_dir: str | Path | None = None, allow_build: bool | None = None, skipped: list[tuple[str, str]] | None = None,
+    may_build: Callable[[str], bool] = lambda precision: True, last_is_reference: bool = True,
+) -> Engine:
+    """The first of `candidates` (precisions, best first) with a usable cached or fresh artifact
+    of `target`, loaded by `construct(precision, artifact)`; shared by the CPU and GPU targets.
+
+    Under `auto` an artifact whose recorded fidelity missed the gate is passed over, except the
+    last candidate when `last_is_reference` (fp32 on CPU: the reference precision itself).
+    `may_build(precision)` says which precisions may be built here when none is cached.
+    """
     from ..compile.artifacts import check_supported, ensure_artifact
     from ..compile.manifest import cache_root
 
     root = cache_root(cache_dir)
     allow = building_allowed() if allow_build is None else allow_build
-    candidates = candidate_precisions(target, precision)
     reasons: list[str] = []
     for i, name in enumerate(candidates):
-        last = i == len(candidates) - 1
         try:
             check_supported(target, name)
-            artifact = ensure_artifact(spec, target=target, precision=name, root=root, allow_build=allow)
+            artifact = ensure_artifact(spec, target=target, precision=name, root=root, allow_build=allow and may_build(name))
         except EngineUnavailable as exc:
-            reasons.append(f"{name}: {exc}")
-            _note(skipped, f"{target}/{name}", str(exc))
+            _pass_over(reasons, skipped, target, name, str(exc))
             continue
         except Exception as exc:  # a failed build (export, quantizer, compiler) means "not here"
             log.warning("building %s/%s for %s failed", target, name, spec.name, exc_info=True)
-            reasons.append(f"{name}: build failed: {type(exc).__name__}: {exc}")
-            _note(skipped, f"{target}/{name}", f"build failed: {type(exc).__name__}: {exc}")
+            _pass_over(reasons, skipped, target, name, f"build failed: {type(exc).__name__}: {exc}")
             continue
-        if precision is Precision.AUTO and artifact.manifest.fidelity_passed is False and not last:
-            reason = f"fidelity vs torch fp32 misses the gate ({_summary(artifact.manifest.fidelity)})"
-            reasons.append(f"{name}: {reason}")
-            _note(skipped, f"{target}/{name}", reason)
+        failed = artifact.manifest.fidelity_passed is False
+        if auto and failed and not (last_is_reference and i == len(candidates) - 1):
+            _pass_over(reasons, skipped, target, name,
+                       f"fidelity vs torch fp32 misses the gate ({_summary(artifact.manifest.fidelity)})")
             continue
-        if artifact.manifest.fidelity_passed is False:
+        if failed:
             log.warning("%s/%s for %s misses the fidelity gate (%s); used because it was asked for",
                         target, name, spec.name, _summary(artifact.manifest.fidelity))
-        return _construct(spec, target, name, artifact)
+        return construct(name, artifact)
     raise EngineUnavailable("; ".join(reasons) or f"no usable {target} artifact")
 
 
@@ -86,10 +103,11 @@ def _construct(spec: ModelSpec, target: str, precision: str, artifact: object) -
     return OnnxRuntimeEngine(directory / "model.onnx", spec=spec, precision=precision)
 
 
-def _note(skipped: list[tuple[str, str]] | None, name: str, reason: str) -> None:
-    log.info("engine %s skipped: %s", name, reason)
+def _pass_over(reasons: list[str], skipped: list[tuple[str, str]] | None, target: str, precision: str, reason: str) -> None:
+    reasons.append(f"{precision}: {reason}")
+    log.info("engine %s/%s skipped: %s", target, precision, reason)
     if skipped is not None:
-        skipped.append((name, reason))
+        skipped.append((f"{target}/{precision}", reason))
 
 
 def _summary(fidelity: dict | None) -> str:

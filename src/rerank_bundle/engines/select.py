@@ -40,7 +40,7 @@ def _tensorrt(spec: ModelSpec, req: _Request) -> Engine:
         from .tensorrt_engine import load_tensorrt_engine
     except ImportError as exc:
         raise EngineUnavailable(f"TensorRT engine unavailable: {exc}") from exc
-    return load_tensorrt_engine(spec, cache_dir=req.cache_dir, precision=req.precision)
+    return load_tensorrt_engine(spec, cache_dir=req.cache_dir, precision=req.precision, skipped=req.skipped)
 
 
 def _torch_cuda(spec: ModelSpec, req: _Request) -> Engine:

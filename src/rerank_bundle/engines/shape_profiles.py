@@ -76,6 +76,15 @@ def _bucket_tops(max_seq: int, first_top: int, *, max_profiles: int, ratio: floa
     return sorted(set(t for t in tops if t <= max_seq))
 
 
+def profile_limits(spec: Any) -> dict[str, int]:
+    """The limits of a model spec that `plan_profiles` plans from (keyword arguments for it).
+
+    A TensorRT build key records them: a plan built for other limits has the wrong profiles.
+    """
+    return {"max_seq_len": spec.max_length, "max_num_tokens": spec.entry.max_num_tokens,
+            "max_batch_size": spec.entry.max_batch_size}
+
+
 def plan_profiles(
     *,
     max_seq_len: int,
