@@ -76,6 +76,21 @@ def test_explicit_engine_that_cannot_run_is_an_error(tiny_checkpoint, load, monk
         load(tiny_checkpoint("bert"), engine="onnxruntime", precision="fp16")
 
 
+def test_an_engine_that_crashes_while_loading_is_skipped_under_auto_only(tiny_checkpoint, load, monkeypatch):
+    from rerank_bundle.engines import select
+
+    def broken(spec, req):
+        raise RuntimeError("driver fault while deserializing")
+
+    monkeypatch.setitem(select._FACTORIES, "openvino", broken)
+    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "0")
+    ranker = load(tiny_checkpoint("bert"), device="cpu", precision="fp32")
+    assert ranker.engine.name == "torch"
+    assert "failed to load: RuntimeError: driver fault" in dict(_skips(ranker))["openvino"]
+    with pytest.raises(RuntimeError, match="driver fault"):
+        load(tiny_checkpoint("bert"), engine="openvino", precision="fp32")
+
+
 def _tamper(directory, **changes):
     path = directory / MANIFEST_NAME
     data = json.loads(path.read_text())

@@ -112,6 +112,16 @@ def select_engine(
             report.skipped.append((name, str(exc)))
             log.info("engine %s skipped for %s: %s", name, spec.name, exc)
             continue
+        except Exception as exc:
+            # Under auto, an engine that breaks while loading (a driver or compiler fault, a
+            # corrupt artifact) must not keep the model from serving: the chain moves on. An
+            # engine the user named explicitly fails loudly instead.
+            if engine != "auto":
+                raise
+            log.warning("engine %s failed to load %s; trying the next", name, spec.name, exc_info=True)
+            report.skipped.extend(req.skipped)
+            report.skipped.append((name, f"failed to load: {type(exc).__name__}: {exc}"))
+            continue
         report.skipped.extend(req.skipped)
         report.chosen = f"{chosen.name} ({chosen.device}, {chosen.dtype})"
         log.info("engine for %s: %s", spec.name, report.chosen)
