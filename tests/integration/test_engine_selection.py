@@ -85,7 +85,7 @@ def test_an_engine_that_crashes_while_loading_is_skipped_under_auto_only(tiny_ch
     monkeypatch.setitem(select._FACTORIES, "openvino", broken)
     monkeypatch.setenv("RERANK_BUNDLE_BUILD", "0")
     ranker = load(tiny_checkpoint("bert"), device="cpu", precision="fp32")
-    assert ranker.engine.name == "torch"
+    assert ranker.engine.name in ("onnxruntime", "torch")  # whichever comes next (cached or not)
     assert "failed to load: RuntimeError: driver fault" in dict(_skips(ranker))["openvino"]
     with pytest.raises(RuntimeError, match="driver fault"):
         load(tiny_checkpoint("bert"), engine="openvino", precision="fp32")
