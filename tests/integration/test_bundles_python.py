@@ -27,12 +27,17 @@ QUERY = "what is deep learning"
 DOCS = ["deep learning is a subset of machine learning", "i like pizza", "the weather is nice today"]
 
 
-def _serve_python_bundle(tmp: Path, name: str, requests: list[dict[str, Any]], weights: Path | None) -> tuple[Path, list]:
+def _serve_python_bundle(
+    tmp: Path, name: str, requests: list[dict[str, Any]], weights: Path | None, *, drop_env: tuple[str, ...] = ()
+) -> tuple[Path, list, str | None]:
+    """-> (the rebuilt /app, the responses, RERANK_BUNDLE_CACHE as model.py left it)."""
     bundle = render_bundle(tmp, name, variant="python")
     drop_weights_cache(bundle)  # the tiny checkpoint stands in for what model_cache would fetch
     context = build_context(bundle, tmp / "context", tmp / "truss-home")
     app = app_dir(context, tmp / "app", weights=weights, with_truss_server=True)
     env = dict(os.environ, PYTHONPATH=str(context / "packages"))  # the image's /packages
+    for key in drop_env:
+        env.pop(key, None)
     proc = subprocess.run(
         [sys.executable, str(RUNNER), str(app), json.dumps(requests)],
         capture_output=True, text=True, env=env, timeout=300,
@@ -42,7 +47,7 @@ def _serve_python_bundle(tmp: Path, name: str, requests: list[dict[str, Any]], w
     output = json.loads(lines[-1].removeprefix("RESULTS "))
     # model.py ran the runtime truss copied from src/ into the image, not this checkout's.
     assert Path(output["rerank_bundle"]).is_relative_to(context / "packages"), output["rerank_bundle"]
-    return app, output["responses"]
+    return app, output["responses"], output["engine_cache"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,12 @@ def reranker_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: C
         {"method": "GET", "path": "/v1/models/model"},
     ]
     tmp = tmp_path_factory.mktemp("python-bundle")
-    app, results = _serve_python_bundle(tmp, "bge-reranker-base", requests, tiny_checkpoint("xlm-roberta"))
+    # As in a deployment, nothing sets RERANK_BUNDLE_CACHE: model.py points it at the volume
+    # (RERANK_BUNDLE_BUILD=0 stays, so nothing is built or written there).
+    app, results, engine_cache = _serve_python_bundle(
+        tmp, "bge-reranker-base", requests, tiny_checkpoint("xlm-roberta"), drop_env=("RERANK_BUNDLE_CACHE",)
+    )
+    assert engine_cache and Path(engine_cache) == app.resolve() / "model_cache/bge-reranker-base/.rerank-bundle-engines"
     from rerank_bundle.service import Reranker
 
     ranker = Reranker.load(read_bundle_dir(app))  # the cached weights, as model.py loads them
@@ -113,7 +123,7 @@ def test_embedder_bundle_serves_openai_embeddings(tmp_path: Path) -> None:
         {"method": "POST", "path": "/v1/embeddings", "json": {"input": ["hello world", "bonjour"], "model": "x"}},
         {"method": "POST", "path": PREDICT, "json": {"query": QUERY, "texts": DOCS}},
     ]
-    _, results = _serve_python_bundle(tmp_path, "all-minilm-l6-v2", requests, weights=None)
+    _, results, _ = _serve_python_bundle(tmp_path, "all-minilm-l6-v2", requests, weights=None)
     embeddings, rerank = results
     assert embeddings["status"] == 200 and embeddings["body"]["object"] == "list"
     vectors = [d["embedding"] for d in embeddings["body"]["data"]]

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
@@ -53,34 +54,37 @@ def _start_command(context: Path) -> list[str]:
     return shlex.split(parser["program:model-server"]["command"])  # supervisord splits, no shell
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Callable[..., Path]) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("server-bundle")
-    bundle = render_bundle(tmp, NAME)
-    drop_weights_cache(bundle)  # the tiny checkpoint stands in for what truss-transfer-cli would fetch
-    context = build_context(bundle, tmp / "context", tmp / "truss-home")
-    app = app_dir(context, tmp / "app", weights=tiny_checkpoint("bert"), with_truss_server=False)
+@contextmanager
+def _running(tmp: Path, context: Path, app: Path, log_name: str = "server.log", **env_changes: str | None) -> Iterator[str]:
+    """Run the bundle's start command unchanged as supervisord would; yields its base URL once
+    /health answers. `env_changes` set (or, with None, remove) variables of the test's env."""
     port = _free_port()
     env = dict(
         os.environ, APP_HOME=str(app), PYTHONPATH=str(context / "packages"), RERANK_BUNDLE_HOST="127.0.0.1",
         RERANK_BUNDLE_PORT=str(port), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     env.pop("RERANK_BUNDLE_CATALOG", None)  # the command must set it to the bundle's config itself
-    log = open(tmp / "server.log", "w")
+    for key, value in env_changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    log_path = tmp / log_name
+    log = open(log_path, "w")
     proc = subprocess.Popen(_start_command(context), cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert proc.poll() is None, (tmp / "server.log").read_text()[-4000:]
+            assert proc.poll() is None, log_path.read_text()[-4000:]
             try:
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, (tmp / "server.log").read_text()[-4000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-4000:]
             time.sleep(0.3)
-        yield Served(base, app, bundle)
+        yield base
     finally:
         proc.terminate()
         try:
@@ -89,6 +93,17 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Callable[.
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Callable[..., Path]) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("server-bundle")
+    bundle = render_bundle(tmp, NAME)
+    drop_weights_cache(bundle)  # the tiny checkpoint stands in for what truss-transfer-cli would fetch
+    context = build_context(bundle, tmp / "context", tmp / "truss-home")
+    app = app_dir(context, tmp / "app", weights=tiny_checkpoint("bert"), with_truss_server=False)
+    with _running(tmp, context, app) as base:
+        yield Served(base, app, bundle)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +159,65 @@ def test_readme_snippets_run_unchanged_against_the_server(served: Served, capsys
         exec(compile(block.replace(baseten, repr(served.base)), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "'index': " in out and "relevance_score=" in out  # requests' JSON, then cohere's results
+
+
+BROKEN = "raise OSError('lib{name}.so: undefined symbol (a broken install, planted by the test)')\n"
+
+
+def test_start_with_broken_engine_libraries_still_serves_with_torch(
+    tmp_path: Path, tiny_checkpoint: Callable[..., Path], ranker
+) -> None:
+    # Production settings: building allowed, the engine cache where the start command puts it
+    # (beside the weights). OpenVINO and ONNX Runtime are installed but crash on import, as
+    # a wheel with a bad shared library does: every compiled engine fails to build, and the
+    # server must still come up on torch and say why in /info.
+    bundle = render_bundle(tmp_path, NAME)
+    drop_weights_cache(bundle)
+    context = build_context(bundle, tmp_path / "context", tmp_path / "truss-home")
+    app = app_dir(context, tmp_path / "app", weights=tiny_checkpoint("bert"), with_truss_server=False, copy_weights=True)
+    broken = tmp_path / "broken"
+    for library in ("openvino", "onnxruntime"):
+        (broken / library).mkdir(parents=True)
+        (broken / library / "__init__.py").write_text(BROKEN.format(name=library))
+    pythonpath = f"{context / 'packages'}{os.pathsep}{broken}"  # the command prepends /packages
+    with _running(tmp_path, context, app, PYTHONPATH=pythonpath, RERANK_BUNDLE_BUILD="1", RERANK_BUNDLE_CACHE=None) as base:
+        info = httpx.get(f"{base}/info", timeout=10).json()
+        resp = httpx.post(f"{base}/rerank", json={"query": QUERY, "texts": DOCS}, timeout=30)
+    (model,) = info["models"]
+    assert model["engine"] == "torch", model["engine_selection"]
+    skipped = {s["engine"]: s["reason"] for s in model["engine_selection"]["skipped"]}
+    for attempt in ("openvino/int8", "openvino/fp32", "onnxruntime/int8", "onnxruntime/fp32"):
+        assert "build failed: OSError" in skipped[attempt] and "broken install" in skipped[attempt], skipped
+    assert resp.status_code == 200, resp.text
+    expected = ranker.rerank(QUERY, DOCS)
+    assert [r["score"] for r in resp.json()] == pytest.approx([r.score for r in expected], abs=1e-5)
+    # The builds ran in the engine cache beside the cached weights (the per-model build lock).
+    assert (app / "model_cache" / NAME / ".rerank-bundle-engines" / NAME / ".build.lock").is_file()
+
+
+@pytest.mark.slow
+def test_first_start_builds_beside_the_weights_and_a_restart_reuses_it(
+    tmp_path: Path, tiny_checkpoint: Callable[..., Path]
+) -> None:
+    # The CPU bundle path as deployed: building allowed, RERANK_BUNDLE_CACHE left to the
+    # start command. The first start builds OpenVINO (fp32 keeps the build short) into the
+    # weights volume; a restart of the same /app loads that artifact without building.
+    bundle = render_bundle(tmp_path, NAME, accelerator="cpu", precision="fp32")
+    drop_weights_cache(bundle)
+    context = build_context(bundle, tmp_path / "context", tmp_path / "truss-home")
+    app = app_dir(context, tmp_path / "app", weights=tiny_checkpoint("bert"), with_truss_server=False, copy_weights=True)
+    manifest = app / "model_cache" / NAME / ".rerank-bundle-engines" / NAME / "openvino-fp32" / "manifest.json"
+    engines = []
+    for start in ("first", "restart"):
+        with _running(tmp_path, context, app, f"{start}.log", RERANK_BUNDLE_BUILD="1", RERANK_BUNDLE_CACHE=None) as base:
+            (model,) = httpx.get(f"{base}/info", timeout=10).json()["models"]
+            engines.append((model["engine"], model["dtype"]))
+            assert httpx.post(f"{base}/rerank", json={"query": QUERY, "texts": DOCS}, timeout=30).status_code == 200
+        if start == "first":
+            assert manifest.is_file(), (tmp_path / "first.log").read_text()[-3000:]
+            built = manifest.read_text()
+    assert engines == [("openvino", "fp32")] * 2
+    assert manifest.read_text() == built  # not rebuilt
+    bar = f"build {NAME} → openvino/fp32"  # the build's progress bar, on stderr at any log level
+    assert bar in (tmp_path / "first.log").read_text()
+    assert bar not in (tmp_path / "restart.log").read_text()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import pytest
@@ -176,3 +177,27 @@ def test_the_loop_tensorrt_shares_builds_only_what_it_may_and_can_refuse_a_faile
     engine = load_with(True, allow_build=False)
     assert engine.dtype == "fp32"  # the CPU rule: fp32 is the reference, used even so
     engine.close()
+
+
+def test_read_only_cache_serves_its_artifacts_and_new_builds_go_elsewhere(tiny_checkpoint, load, monkeypatch, tmp_path):
+    from rerank_bundle.compile import manifest
+
+    path, configured = tiny_checkpoint("bert"), tmp_path / "volume"
+    monkeypatch.setenv("RERANK_BUNDLE_CACHE", str(configured))
+    built = load(path, engine="onnxruntime", precision="fp32")  # pre-built while still writable
+    prebuilt = artifact_dir(configured, built.spec, "onnxruntime", "fp32") / MANIFEST_NAME
+    stamp = prebuilt.read_text()
+
+    # Now the volume refuses writes (as root only a read-only mount does, so the probe says it).
+    probe = manifest.unwritable
+    monkeypatch.setattr(manifest, "unwritable", lambda root: "OSError: Read-only file system" if root == configured else probe(root))
+    monkeypatch.setattr(manifest, "_FALLBACK_LOGGED", set())
+    monkeypatch.setattr(manifest.tempfile, "tempdir", str(tmp_path / "tmp"))
+    fallback = tmp_path / "tmp" / f"rerank-bundle-cache-{os.getuid()}"
+    ranker = load(path, engine="onnxruntime", precision="fp32")
+    assert ranker.engine.dtype == "fp32" and prebuilt.read_text() == stamp  # used as is, not rebuilt
+    assert not artifact_dir(fallback, ranker.spec, "onnxruntime", "fp32").exists()
+    ranker = load(path, engine="onnxruntime", precision="int8")  # not pre-built: built in the temp cache
+    assert ranker.engine.dtype == "int8"
+    assert (artifact_dir(fallback, ranker.spec, "onnxruntime", "int8") / MANIFEST_NAME).is_file()
+    assert not artifact_dir(configured, ranker.spec, "onnxruntime", "int8").exists()

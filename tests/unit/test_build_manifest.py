@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -101,3 +102,36 @@ def test_calibration_files(tmp_path):
     bad.write_text('{"foo": 1}\n')
     with pytest.raises(ConfigError):
         load_calibration_file(bad)
+
+
+def test_unwritable_cache_falls_back_to_a_temp_dir_and_says_why_once(tmp_path, monkeypatch, caplog):
+    from rerank_bundle.compile import manifest
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    wanted = blocker / "engines"  # cannot be created, even as root (a read-only mount acts the same)
+    monkeypatch.setenv("RERANK_BUNDLE_CACHE", str(wanted))
+    monkeypatch.setattr(manifest, "_FALLBACK_LOGGED", set())
+    monkeypatch.setattr(manifest.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    with caplog.at_level("WARNING", logger=manifest.__name__):
+        first, second = manifest.cache_root(), manifest.cache_root()
+    assert first == second == tmp_path / "tmp" / f"rerank-bundle-cache-{os.getuid()}"
+    assert manifest.unwritable(first) is None and first.is_dir()  # builds can go there
+    (warning,) = [r for r in caplog.records if "not writable" in r.getMessage()]
+    assert str(wanted) in warning.getMessage() and "NotADirectoryError" in warning.getMessage()
+    # Reading what was built before (RERANK_BUNDLE_BUILD=0, a pre-built cache) keeps the configured dir.
+    assert manifest.cache_root(writable=False) == wanted
+    # An explicit dir is checked the same way; a writable one is used as is.
+    assert manifest.cache_root(tmp_path / "ok") == tmp_path / "ok" and (tmp_path / "ok").is_dir()
+
+
+def test_library_version_is_found_under_another_distribution_name():
+    # `import tensorrt` can come from tensorrt-cu13 alone; the same lookup finds PyYAML for `yaml`.
+    from importlib import metadata
+
+    from rerank_bundle.compile.artifacts import _version
+
+    assert _version("yaml") == metadata.version("PyYAML")
+    assert _version("numpy") == np.__version__
+    assert _version("no_such_module_anywhere") == ""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rerank_bundle.bundles.settings import BundleSettings, read_bundle_dir, settings_from_config
+from rerank_bundle.bundles.settings import BundleSettings, engine_cache_dir, read_bundle_dir, settings_from_config
 from rerank_bundle.config import ModelSource, find_catalog_path, load_catalog
 from rerank_bundle.errors import ConfigError
 
@@ -75,3 +75,23 @@ def test_block_rejects_unknown_and_misplaced_settings(bundle: Path) -> None:
             settings_from_config({"model_metadata": {"rerank_bundle": broken}})
     with pytest.raises(ConfigError, match="generate_models"):
         settings_from_config({"model_metadata": {}})
+
+
+def test_engine_cache_sits_beside_the_cached_weights_in_a_deployment(bundle: Path) -> None:
+    raw = yaml.safe_load((bundle / "config.yaml").read_text())
+    settings = settings_from_config(raw)
+    assert settings.engine_cache == "model_cache/bge-reranker-base/.rerank-bundle-engines"
+    # A checkout or laptop has no cached weights: the runtime's default cache, not models/<name>/.
+    assert engine_cache_dir(settings, bundle) is None
+    weights = _fake_cached_weights(bundle)
+    assert engine_cache_dir(settings, bundle) == weights / ".rerank-bundle-engines"
+    # The start command of the server variant points at the same folder.
+    assert settings.engine_cache in raw["docker_server"]["start_command"]
+
+
+def test_package_weights_have_no_volume_for_engines() -> None:
+    raw = yaml.safe_load((ROOT / "models" / "all-minilm-l6-v2" / "config.yaml").read_text())
+    settings = settings_from_config(raw)
+    assert settings.cached_weights is None and settings.engine_cache is None
+    assert engine_cache_dir(settings, ROOT / "models" / "all-minilm-l6-v2") is None
+    assert "RERANK_BUNDLE_CACHE" not in raw["docker_server"]["start_command"]

@@ -3,6 +3,7 @@ the typed block, the variant switch, accelerators, weights caches and pinned req
 from __future__ import annotations
 
 import importlib.util
+import re
 import tomllib
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_server_variant_starts_rerank_bundle_serve_on_the_default_route(rendered
     server = config["docker_server"]
     assert server["predict_endpoint"] == "/rerank"
     assert server["readiness_endpoint"] == server["liveness_endpoint"] == "/health"
-    assert server["start_command"] == start_command("bge-reranker-base")
+    cache = "model_cache/bge-reranker-base/.rerank-bundle-engines"  # beside the cached weights
+    assert server["start_command"] == start_command("bge-reranker-base", engine_cache=cache)
+    assert f'RERANK_BUNDLE_CACHE="${{RERANK_BUNDLE_CACHE:-${{APP_HOME:-/app}}/{cache}}}"' in server["start_command"]
     assert f"--port \"${{RERANK_BUNDLE_PORT:-{server['server_port']}}}\"" in server["start_command"]
     assert "truss-transfer-cli" in server["start_command"]  # waits for the cached weights
     assert config["external_package_dirs"] == ["../../src"]
@@ -88,7 +91,8 @@ def test_python_variant_is_a_plain_truss_without_our_server(catalog: Catalog) ->
         files = render_catalog(Catalog(default_model=name, models=(entry,)), TEMPLATES)
         config = yaml.safe_load(files[Path(name) / "config.yaml"])
         assert "docker_server" not in config
-        assert config["requirements"] == table["runtime"]  # truss's server image brings fastapi & co.
+        # truss's server image brings fastapi & co.; the engines follow the accelerator (GPU here).
+        assert config["requirements"] == table["runtime"] + table["gpu_engines"]
         model_py = files[Path(name) / "model/model.py"]
         compile(model_py, "model.py", "exec")
         assert ("async def embeddings" in model_py) == (entry.kind.value == "embed")  # type: ignore[union-attr]
@@ -119,6 +123,34 @@ def test_accelerators_and_weights_sources(catalog: Catalog, rendered: dict[Path,
     assert _config(rendered, "bge-reranker-v2-m3")["resources"]["accelerator"] == "H100"
 
 
+def test_engine_libraries_follow_the_accelerator(catalog: Catalog, rendered: dict[Path, str]) -> None:
+    table = _requirements_table()
+    cpu, gpu = set(table["cpu_engines"]), set(table["gpu_engines"])
+    for entry in catalog.models:
+        config = _config(rendered, entry.name)
+        pins = set(config["requirements"])
+        on_cpu = entry.accelerator.lower() == "cpu"
+        wanted, other = (cpu, gpu) if on_cpu else (gpu, cpu)
+        assert wanted <= pins and not (other - wanted) & pins, entry.name
+        assert not any(p.startswith(("nvidia-modelopt", "onnxruntime-gpu")) for p in pins)  # fp8 is never built at start
+        start = config.get("docker_server", {}).get("start_command", "")
+        # Engines are cached beside the weights volume; package weights keep the runtime's local default.
+        assert ("RERANK_BUNDLE_CACHE" in start) == bool(entry.source.hf), entry.name
+    embedded = _config(rendered, "all-minilm-l6-v2")["requirements"]
+    assert {"openvino", "nncf", "onnx", "onnxruntime"} <= {Requirement(p).name for p in embedded}
+    assert "tensorrt-cu13" in {Requirement(p).name for p in _config(rendered, "bge-m3")["requirements"]}
+
+
+def test_tensorrt_pin_carries_the_cuda_major_of_the_torch_pin() -> None:
+    # torch's PyPI wheel decides the CUDA runtime of a GPU image; TensorRT must be built for
+    # the same CUDA major. gpu_cuda records which torch the major was read from.
+    table = _requirements_table()
+    torch_pin = next(Requirement(p) for p in table["runtime"] if p.startswith("torch=="))
+    assert str(torch_pin.specifier) == f"=={table['gpu_cuda']['torch']}", "torch changed: re-read its wheel's CUDA major"
+    cuda_pins = [Requirement(p) for p in table["gpu_engines"] if re.search(r"-cu\d+$", Requirement(p).name)]
+    assert [r.name for r in cuda_pins] == [f"tensorrt-cu{table['gpu_cuda']['cuda_major']}"]
+
+
 def test_templates_refuse_undefined_names(catalog: Catalog) -> None:
     entry = catalog.get("bge-reranker-base")
     assert entry is not None
@@ -130,10 +162,18 @@ def test_templates_refuse_undefined_names(catalog: Catalog) -> None:
         env.get_template("config.yaml").render(**context)
 
 
-def _pyproject_dependencies() -> dict[str, Requirement]:
+def _pyproject_dependencies(*extras: str) -> dict[str, Requirement]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    reqs = [Requirement(line) for line in data["project"]["dependencies"]]
+    lines = list(data["project"]["dependencies"])
+    for extra in extras:
+        lines += data["project"]["optional-dependencies"][extra]
+    reqs = [Requirement(line) for line in lines]
     return {r.name.lower().replace("_", "-"): r for r in reqs}
+
+
+def _distribution(name: str) -> str:
+    """tensorrt-cu13 is a CUDA-specific build of pyproject's `tensorrt`."""
+    return re.sub(r"-cu\d+$", "", name.lower().replace("_", "-"))
 
 
 def _truss_constraints() -> dict[str, Requirement]:
@@ -146,19 +186,25 @@ def _truss_constraints() -> dict[str, Requirement]:
 
 def test_pins_meet_pyproject_bounds_and_truss_image_constraints() -> None:
     table = _requirements_table()
-    pins = [Requirement(p) for p in table["runtime"] + table["server"] + list(table["weights_packages"].values())]
-    ours, truss_caps = _pyproject_dependencies(), _truss_constraints()
+    engines = table["cpu_engines"] + table["gpu_engines"]
+    pins = [Requirement(p) for p in table["runtime"] + table["server"] + engines + list(table["weights_packages"].values())]
+    ours, truss_caps = _pyproject_dependencies("cpu-engines", "gpu-engines"), _truss_constraints()
     for pin in pins:
         (spec,) = pin.specifier
         assert spec.operator == "==", f"{pin} is not pinned"
-        name = pin.name.lower().replace("_", "-")
+        name = _distribution(pin.name)
         if name in ours:
             assert ours[name].specifier.contains(spec.version), f"{pin} breaks pyproject's {ours[name]}"
         if name in truss_caps:  # truss installs every requirement with `-c constraints.txt`
             assert truss_caps[name].specifier.contains(spec.version), f"{pin} breaks truss's {truss_caps[name]}"
     pinned = {p.name.lower() for p in pins}
     # Everything the runtime and server import is pinned; jinja2 only renders bundles.
-    assert set(ours) - {"jinja2"} <= pinned
+    assert set(_pyproject_dependencies()) - {"jinja2"} <= pinned
+    # A CPU bundle builds every CPU engine; a GPU bundle the TensorRT fp16 plan (ModelOpt,
+    # for fp8 only, and its helpers stay out), checking the export in onnxruntime.
+    assert set(_pyproject_dependencies("cpu-engines")) - set(_pyproject_dependencies()) <= {
+        Requirement(p).name for p in table["cpu_engines"]}
+    assert {_distribution(Requirement(p).name) for p in table["gpu_engines"]} == {"tensorrt", "onnx", "onnxruntime"}
 
 
 def test_readme_snippets_are_valid_python(rendered: dict[Path, str]) -> None:

