@@ -19,7 +19,7 @@ from ..errors import EngineUnavailable
 from ..loading import ModelSpec
 from ..types import ModelKind
 from .calibration import QueryGroup, evaluation_groups
-from .fidelity import Fidelity, GroupOutputs, activate, compare
+from .fidelity import Fidelity, GroupOutputs, compare, score_rows
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +66,10 @@ def hf_reference(spec: ModelSpec, groups: list[QueryGroup]) -> GroupOutputs:
             enc = tokenizer([group.query] * len(group.documents), list(group.documents), truncation="only_second", **options)
         with torch.inference_mode():
             out = module(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids")).float().numpy()
-        _append(spec, out, scores, rows)
+        group_score, group_rows = score_rows(spec.kind, out)
+        scores.append(group_score)
+        rows.append(group_rows)
     return GroupOutputs(scores=scores, rows=rows)
-
-
-def _append(spec: ModelSpec, out: np.ndarray, scores: list, rows: list) -> None:
-    if spec.kind is ModelKind.EMBED:
-        unit = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        scores.append(unit[1:] @ unit[0])
-        rows.append(unit)
-    else:
-        probs = activate(out)
-        scores.append(probs[:, -1])
-        rows.append(probs)
 
 
 def runtime_outputs(ranker: Any, groups: list[QueryGroup]) -> GroupOutputs:
@@ -104,7 +95,9 @@ def runtime_outputs(ranker: Any, groups: list[QueryGroup]) -> GroupOutputs:
             scores.append(out[:, -1])
             rows.append(out)
             continue
-        _append(spec, out, scores, rows)
+        group_score, group_rows = score_rows(spec.kind, out)
+        scores.append(group_score)
+        rows.append(group_rows)
     return GroupOutputs(scores=scores, rows=rows)
 
 

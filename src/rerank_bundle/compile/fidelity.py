@@ -14,6 +14,7 @@ import numpy as np
 
 from ..engines.base import ModelInputs
 from ..loading import ModelSpec
+from ..postprocess import activate, l2_normalize
 from ..tokenization import TextTokenizer
 from ..types import ModelKind, TruncationOptions
 from .calibration import QueryGroup, collate, evaluation_groups, load_tokenizer
@@ -79,22 +80,20 @@ def run_groups(spec: ModelSpec, forward: Forward, *, groups: list[QueryGroup], t
         else:
             items = tokenizer.encode_text_pairs([(group.query, d) for d in group.documents], truncation=_CUT)
         out = np.asarray(forward(collate(items, tokenizer.pad_token_id, spec.uses_token_type_ids)), dtype=np.float32)
-        if spec.kind is ModelKind.EMBED:
-            unit = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-            scores.append(unit[1:] @ unit[0])
-            rows.append(unit)
-        else:
-            probs = activate(out)
-            scores.append(probs[:, -1])
-            rows.append(probs)
+        group_score, group_rows = score_rows(spec.kind, out)
+        scores.append(group_score)
+        rows.append(group_rows)
     return GroupOutputs(scores=scores, rows=rows)
 
 
-def activate(logits: np.ndarray) -> np.ndarray:
-    if logits.shape[1] == 1:
-        return 1.0 / (1.0 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def score_rows(kind: ModelKind, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a client ranks by, and the rows compared: for embedders the query (first row)
+    against each document by cosine, with unit vectors; else activated probabilities."""
+    if kind is ModelKind.EMBED:
+        unit = l2_normalize(out)
+        return unit[1:] @ unit[0], unit
+    probs = activate(out, raw=False)
+    return probs[:, -1], probs
 
 
 def compare(reference: GroupOutputs, candidate: GroupOutputs, *, kind: ModelKind) -> Fidelity:
