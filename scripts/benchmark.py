@@ -44,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--configs", default=",".join(f"{e}:{p}" for e, p in RUNTIME_CONFIGS),
                    help="comma-separated engine:precision list for the runtime")
     p.add_argument("--no-http", action="store_true")
+    p.add_argument("--rerender", action="store_true", help="only recompute targets and rewrite md/png from results.json")
     p.add_argument("--peak-gflops", default="fp32=150,bf16=360,int8=690",
                    help="this machine's measured matmul peak per precision, for the FLOP-limit fraction")
     return p.parse_args()
@@ -147,28 +148,43 @@ def embedder_fidelity(configs: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def targets(workloads: list[dict[str, Any]], fidelity: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets. Rank agreement is judged on the fixed relevance set, where scores
-    spread like a trained reranker's; synthetic bench text gives near-equal scores whose
-    order says nothing about quantization error."""
-    agreement = {(f["system"].split()[-1], f["precision"]): f["top10_agreement"] for f in fidelity}
+    """The issue's targets, each judged on the fastest engine that also meets the fidelity
+    bar (top-10 agreement 1.0 and max |d| <= 2e-2 on the fixed relevance set, where scores
+    spread like a trained reranker's): a fast engine that ranks wrongly does not count."""
+    ok = {(f["system"], f["precision"]) for f in fidelity if f["top10_agreement"] == 1.0 and f["max_abs_delta"] <= 2e-2}
+
+    def qualifying(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if r["system"].startswith("rerank-bundle") and (r["system"], r["precision"]) in ok]
+
     out = []
     for wl in workloads:
-        best = max((r for r in wl["rows"] if r["system"].startswith("rerank-bundle")), key=lambda r: r["pairs_per_s"])
-        agr = agreement.get((best["system"].split()[-1], best["precision"]), float("nan"))
-        ok = agr == 1.0 and best["max_abs_delta"] <= 2e-2
-        out.append({"name": f"{wl['name']}: best engine ({best['system']} {best['precision']}) >= 4x CrossEncoder, "
-                            "top-10 agreement 1.0 on the fixed set, max |d| <= 2e-2",
-                    "value": f"{best['speedup_vs_crossencoder']:.2f}x, agreement {agr:.2f}, |d| {best['max_abs_delta']:.4f}",
-                    "met": best["speedup_vs_crossencoder"] >= 4 and ok})
+        best = max(qualifying(wl["rows"]), key=lambda r: r["pairs_per_s"])
+        out.append({"name": f"{wl['name']}: fastest engine meeting the fidelity bar ({best['system']} {best['precision']}) "
+                            ">= 4x CrossEncoder pairs/s",
+                    "value": f"{best['speedup_vs_crossencoder']:.2f}x", "met": best["speedup_vs_crossencoder"] >= 4})
     lat = workloads[0]
-    best_lat = min((r for r in lat["rows"] if r["system"].startswith("rerank-bundle")), key=lambda r: r["p50_ms"])
+    best_lat = min(qualifying(lat["rows"]), key=lambda r: r["p50_ms"])
     out.append({"name": f"{lat['name']}: p50 latency <= 0.3x CrossEncoder ({best_lat['system']} {best_lat['precision']})",
                 "value": f"{best_lat['latency_vs_crossencoder']:.2f}x", "met": best_lat["latency_vs_crossencoder"] <= 0.3})
     return out
 
 
+def rerender(out: Path) -> None:
+    """Recompute targets and rewrite the markdown/PNG from an existing results.json."""
+    import json
+
+    results = json.loads((out / "results.json").read_text())
+    results["targets"] = targets(results["workloads"], results["fixed_set_fidelity"])
+    report.write_json(results, out / "results.json")
+    (out / "results.md").write_text(report.markdown(results))
+    report.chart(results, out / "results.png")
+
+
 def main() -> int:
     args = parse_args()
+    if args.rerender:
+        rerender(args.out)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configs = [tuple(c.split(":", 1)) for c in args.configs.split(",") if c]
