@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fixtures.engine_cache import building_loader
 
 from rerank_bundle.compile.manifest import artifact_dir, read_manifest
-from rerank_bundle.config import load_catalog
-from rerank_bundle.service import Reranker
 
 QUERY = "what is deep learning"
 DOCS = [
@@ -25,19 +24,7 @@ def cache_root(tmp_path_factory):
 
 @pytest.fixture
 def load(catalog_path, cache_root, monkeypatch):
-    monkeypatch.setenv("RERANK_BUNDLE_CACHE", str(cache_root))
-    monkeypatch.setenv("RERANK_BUNDLE_BUILD", "1")  # whatever the suite's default, these tests build
-    catalog = load_catalog(catalog_path)
-    opened = []
-
-    def make(path, **kwargs):
-        ranker = Reranker.load(str(path), catalog=catalog, **kwargs)
-        opened.append(ranker)
-        return ranker
-
-    yield make
-    for ranker in opened:
-        ranker.close()
+    yield from building_loader(catalog_path, cache_root, monkeypatch)
 
 
 def _scores(ranker):
