@@ -60,12 +60,8 @@ def input_names(spec: ModelSpec) -> list[str]:
 
 
 def feeds(spec: ModelSpec, inputs: ModelInputs) -> dict[str, np.ndarray]:
-    """Named int64 arrays for a session run."""
-    arrays = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
-    if spec.uses_token_type_ids:
-        types = inputs.token_type_ids if inputs.token_type_ids is not None else np.zeros_like(inputs.input_ids)
-        arrays["token_type_ids"] = types
-    return {k: np.ascontiguousarray(v, dtype=np.int64) for k, v in arrays.items()}
+    """Named int64 arrays for a session run of the graph `export_onnx` writes for `spec`."""
+    return inputs.as_feeds(input_names(spec))
 
 
 def sample_batches(spec: ModelSpec, *, groups: int = 2, batch_size: int = 8) -> list[ModelInputs]:

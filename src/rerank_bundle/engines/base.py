@@ -8,7 +8,7 @@ batcher, the service and the server never know which one runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Collection, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,6 +29,14 @@ class ModelInputs:
     def padded_tokens(self) -> int:
         batch, seq = self.shape
         return batch * seq
+
+    def as_feeds(self, names: "Collection[str]") -> dict[str, np.ndarray]:
+        """Contiguous int64 arrays keyed by graph input name, for the inputs a compiled graph
+        declares; token_type_ids are zeros when the graph wants them and none were collated."""
+        named = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        if "token_type_ids" in names:
+            named["token_type_ids"] = self.token_type_ids if self.token_type_ids is not None else np.zeros_like(self.input_ids)
+        return {k: np.ascontiguousarray(v, dtype=np.int64) for k, v in named.items()}
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class OnnxRuntimeEngine:
         log.info("onnxruntime engine: %s (%s, %d threads, %s)", model_path, precision, options.intra_op_num_threads, active)
 
     def forward(self, inputs: ModelInputs) -> np.ndarray:
-        named = self._feeds(inputs)
+        named = inputs.as_feeds(self._names)
         if not self._io_binding:
             return np.asarray(self._session.run([self._output], named)[0], dtype=np.float32)
         binding = self._session.io_binding()
@@ -91,13 +91,6 @@ class OnnxRuntimeEngine:
         binding.bind_output(self._output, "cpu")
         self._session.run_with_iobinding(binding)
         return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)
-
-    def _feeds(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
-        named = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
-        if "token_type_ids" in self._names:
-            types = inputs.token_type_ids if inputs.token_type_ids is not None else np.zeros_like(inputs.input_ids)
-            named["token_type_ids"] = types
-        return {k: np.ascontiguousarray(v, dtype=np.int64) for k, v in named.items()}
 
     def close(self) -> None:
         self._session = None  # type: ignore[assignment]

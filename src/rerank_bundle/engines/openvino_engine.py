@@ -104,7 +104,7 @@ class OpenVinoEngine:
         return self._compiled[bucket]
 
     def forward(self, inputs: ModelInputs) -> np.ndarray:
-        named = self._feeds(inputs)
+        named = inputs.as_feeds(self._names)
         batch, seq = named["input_ids"].shape
         bucket = None
         if self._buckets:
@@ -120,13 +120,6 @@ class OpenVinoEngine:
             queue.start_async({k: v[rows[0] : rows[-1] + 1] for k, v in named.items()}, (outputs, i))
         queue.wait_all()
         return np.concatenate(outputs, axis=0).astype(np.float32, copy=False)  # type: ignore[arg-type]
-
-    def _feeds(self, inputs: ModelInputs) -> dict[str, np.ndarray]:
-        named = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
-        if "token_type_ids" in self._names:
-            types = inputs.token_type_ids if inputs.token_type_ids is not None else np.zeros_like(inputs.input_ids)
-            named["token_type_ids"] = types
-        return {k: np.ascontiguousarray(v, dtype=np.int64) for k, v in named.items()}
 
     def close(self) -> None:
         for _, queue, _ in self._compiled.values():
