@@ -12,10 +12,7 @@ from __future__ import annotations
 import configparser
 import os
 import shlex
-import socket
-import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -24,6 +21,7 @@ import httpx
 import pytest
 
 from fixtures.bundles import app_dir, build_context, drop_weights_cache, python_blocks, render_bundle
+from rerank_bundle.bench.http_load import free_port, serve_subprocess
 from rerank_bundle.bundles.settings import read_bundle_dir
 
 pytest.importorskip("truss", reason="truss==0.18.35 is a dev dependency")
@@ -42,12 +40,6 @@ class Served(NamedTuple):
     bundle: Path  # the rendered bundle (its README)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_command(context: Path) -> list[str]:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(context / "supervisord.conf")
@@ -58,7 +50,7 @@ def _start_command(context: Path) -> list[str]:
 def _running(tmp: Path, context: Path, app: Path, log_name: str = "server.log", **env_changes: str | None) -> Iterator[str]:
     """Run the bundle's start command unchanged as supervisord would; yields its base URL once
     /health answers. `env_changes` set (or, with None, remove) variables of the test's env."""
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ, APP_HOME=str(app), PYTHONPATH=str(context / "packages"), RERANK_BUNDLE_HOST="127.0.0.1",
         RERANK_BUNDLE_PORT=str(port), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -69,30 +61,8 @@ def _running(tmp: Path, context: Path, app: Path, log_name: str = "server.log", 
             env.pop(key, None)
         else:
             env[key] = value
-    log_path = tmp / log_name
-    log = open(log_path, "w")
-    proc = subprocess.Popen(_start_command(context), cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-4000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()[-4000:]
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with serve_subprocess(_start_command(context), port=port, log_path=tmp / log_name, env=env, cwd=tmp):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,8 @@ from typing import Iterator
 import httpx
 import pytest
 
+from rerank_bundle.bench.http_load import free_port, serve_subprocess
+
 pytestmark = pytest.mark.timeout(180)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,36 +25,14 @@ SEED_DOCS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def served() -> Iterator[tuple[subprocess.Popen, str]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, str]]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     env.pop("RERANK_BUNDLE_API_KEYS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rerank_bundle.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not come up:\n{proc.stdout.read() if proc.stdout else ''}")
-    yield proc, url
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    cmd = [sys.executable, "-m", "rerank_bundle.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with serve_subprocess(cmd, port=port, log_path=tmp_path_factory.mktemp("serve") / "server.log", env=env, cwd=ROOT) as proc:
+        yield proc, f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize("path,body,key", [

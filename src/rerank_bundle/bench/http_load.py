@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,35 +22,50 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(model_dir: Path, *, engine: str, precision: str, timeout: float = 300.0) -> Iterator[str]:
-    """`rerank-bundle serve` in a subprocess on a free loopback port; yields its base URL."""
+def serve_subprocess(
+    cmd: Sequence[str], *, port: int, log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
+    timeout: float = 120.0,
+) -> Iterator[subprocess.Popen]:
+    """Run a server command, wait until GET /health on `port` answers 200, and stop it on exit
+    (terminate, then kill). Output goes to `log_path`, whose tail is in any start-up error."""
     import httpx
 
+    url = f"http://127.0.0.1:{port}/health"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+                try:
+                    if httpx.get(url, timeout=2.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"server not healthy after {timeout:.0f}s:\n{log_path.read_text()[-4000:]}")
+                time.sleep(0.3)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@contextmanager
+def running_server(model_dir: Path, *, engine: str, precision: str, timeout: float = 300.0) -> Iterator[str]:
+    """`rerank-bundle serve` in a subprocess on a free loopback port; yields its base URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "rerank_bundle.cli", "serve", "--model", str(model_dir), "--engine", engine,
            "--precision", precision, "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise TimeoutError("server did not become healthy")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with tempfile.TemporaryDirectory() as tmp:
+        with serve_subprocess(cmd, port=port, log_path=Path(tmp) / "server.log", env=os.environ.copy(), timeout=timeout):
+            yield f"http://127.0.0.1:{port}"
 
 
 async def _load(url: str, query: str, documents: Sequence[str], *, concurrency: int, requests: int) -> tuple[Timing, float]:
