@@ -41,7 +41,9 @@ from .manifest import (
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = 2
+# Bumped whenever the exported graph changes (3: last layer for the first token only),
+# so artifacts built by an older version are rebuilt instead of reused.
+BUILDER_VERSION = 3
 # target -> (precisions it builds, python packages whose versions the artifact is tied to)
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "openvino": (("fp32", "bf16", "int8"), ("openvino",)),

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..loading import ModelSpec
 from ..types import ModelKind
+from .first_token import apply_first_token_last_layer
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +77,6 @@ def load_hf_model(spec: ModelSpec, *, dtype: torch.dtype, attn: str | None = "sd
 def build_scoring_module(spec: ModelSpec, *, dtype: torch.dtype = torch.float32, attn: str | None = "sdpa") -> ScoringModule:
     model = load_hf_model(spec, dtype=dtype, attn=attn)
     pooling = spec.pooling.mode if spec.pooling else "mean"
+    if apply_first_token_last_layer(model, embed=spec.kind is ModelKind.EMBED, pooling=pooling):
+        log.info("%s: last layer computed for the first token only (the head reads nothing else)", spec.name)
     return ScoringModule(model, kind=spec.kind, pooling=pooling, use_token_types=spec.uses_token_type_ids).eval()
