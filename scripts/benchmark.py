@@ -27,6 +27,7 @@ from rerank_bundle.bench.http_load import http_load, running_server  # noqa: E40
 from rerank_bundle.bench.systems import (  # noqa: E402
     CrossEncoderSystem, EagerTransformersSystem, RuntimeSystem, System, time_calls, top_k_agreement,
 )
+from rerank_bundle.engines.first_token import FIRST_TOKEN_HEADS  # noqa: E402
 from rerank_bundle.bench.workloads import (  # noqa: E402
     RELEVANCE_DOCS, RELEVANCE_QUERY, Workload, minilm_cross_encoder, standard_workloads, total_flops,
 )
@@ -63,10 +64,11 @@ def build_systems(model_dir: Path, configs: list[tuple[str, str]]) -> tuple[list
 
 
 def measure_workload(wl: Workload, systems: list[System], *, dims: dict[str, int], peaks: dict[str, float],
-                     quick: bool) -> dict[str, Any]:
+                     quick: bool, runtime_first_token: bool) -> dict[str, Any]:
     reference = next(s for s in systems if isinstance(s, RuntimeSystem) and s.precision == "fp32" and "torch" in s.name)
     tokens = reference.token_counts(wl.query, wl.documents)
-    flops = total_flops(tokens, **dims)
+    # FLOPs each system executes: the runtime skips most of the last layer for CLS-reading heads.
+    flops = {skips: total_flops(tokens, **dims, first_token_last_layer=skips) for skips in (False, True)}
     ref_scores = reference.score(wl.query, wl.documents)
     rows = []
     for system in systems:
@@ -81,7 +83,7 @@ def measure_workload(wl: Workload, systems: list[System], *, dims: dict[str, int
         rows.append({
             "system": system.name, "precision": system.precision, "pairs_per_s": pairs_per_s,
             "p50_ms": 1000 * timing.p50, "p99_ms": 1000 * timing.p99, "runs": len(timing.latencies),
-            "flop_fraction": (flops / timing.mean) / (peak * 1e9) if peak else None,
+            "flop_fraction": (flops[runtime_first_token and isinstance(system, RuntimeSystem)] / timing.mean) / (peak * 1e9) if peak else None,
             "max_abs_delta": float(np.max(np.abs(scores - ref_scores))),
             "top10_agreement": top_k_agreement(ref_scores, scores, 10),
         })
@@ -201,7 +203,8 @@ def main() -> int:
     systems, skipped = build_systems(model_dir, configs)
     workloads = []
     for wl in standard_workloads(tokenizer, quick=args.quick):
-        result = measure_workload(wl, systems, dims=dims, peaks=peaks, quick=args.quick)
+        result = measure_workload(wl, systems, dims=dims, peaks=peaks, quick=args.quick,
+                                  runtime_first_token=(cfg.architectures or [""])[0] in FIRST_TOKEN_HEADS)
         result["skipped"] = skipped
         workloads.append(result)
     fixed = fixed_set_fidelity(systems)

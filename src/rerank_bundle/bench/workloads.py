@@ -78,16 +78,26 @@ RELEVANCE_DOCS = (
 )
 
 
-def flops_per_pair(*, tokens: int, hidden: int, layers: int, intermediate: int) -> float:
+def flops_per_pair(*, tokens: int, hidden: int, layers: int, intermediate: int, first_token_last_layer: bool = False) -> float:
     """Multiply-add FLOPs (x2) of one encoder pass over `tokens` tokens: the four attention
-    projections, the two FFN matmuls, and the two attention products (QK^T and AV)."""
-    dense = 2 * tokens * (4 * hidden * hidden + 2 * hidden * intermediate)
-    attention = 2 * 2 * tokens * tokens * hidden
-    return float(layers * (dense + attention))
+    projections, the two FFN matmuls, and the two attention products (QK^T and AV).
+
+    With `first_token_last_layer` (what the runtime runs for CLS-reading heads) the last
+    layer projects keys and values for every token but does the rest for token 0 alone."""
+    def layer(query_rows: int) -> float:
+        kv = 2 * tokens * 2 * hidden * hidden
+        rest = 2 * query_rows * (2 * hidden * hidden + 2 * hidden * intermediate)
+        return kv + rest + 2 * 2 * query_rows * tokens * hidden
+
+    if not first_token_last_layer:
+        return float(layers * layer(tokens))
+    return float((layers - 1) * layer(tokens) + layer(1))
 
 
-def total_flops(token_counts: Sequence[int], *, hidden: int, layers: int, intermediate: int) -> float:
-    return sum(flops_per_pair(tokens=t, hidden=hidden, layers=layers, intermediate=intermediate) for t in token_counts)
+def total_flops(token_counts: Sequence[int], *, hidden: int, layers: int, intermediate: int,
+                first_token_last_layer: bool = False) -> float:
+    return sum(flops_per_pair(tokens=t, hidden=hidden, layers=layers, intermediate=intermediate,
+                              first_token_last_layer=first_token_last_layer) for t in token_counts)
 
 
 # Training pairs for the bench cross-encoder's head: (query, [relevant sentences]) per topic.
