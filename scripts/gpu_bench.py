@@ -130,7 +130,8 @@ def engine_row(name, spec, engine, precision, seq, args, sync) -> dict[str, Any]
     timing = timed(lambda: engine.forward(inputs), sync=sync, args=args)
     row = {"model": name, "precision": precision, "path": "engine", "workload": f"{batch}x{seq}", "docs": batch,
            "doc_tokens": seq, **summary(timing, batch)}
-    flops = flops_per_pair(tokens=seq, hidden=spec.hidden_size, layers=spec.num_layers, intermediate=spec.intermediate_size)
+    flops = flops_per_pair(tokens=seq, hidden=spec.hidden_size, layers=spec.num_layers, intermediate=spec.intermediate_size,
+                           first_token_last_layer=engine.first_token_last_layer)
     row["tflops"] = round(flops * row["pairs_per_s"] / 1e12, 2)
     return row
 

@@ -68,3 +68,17 @@ def test_mean_pooled_embedder_keeps_every_token(tiny_checkpoint):
     _, model = _load(tiny_checkpoint("bert", embedder=True), embedder=True, attn="sdpa")
     assert not apply_first_token_last_layer(model, embed=True, pooling="mean")
     assert not any(isinstance(m, FirstTokenLayer) for m in model.modules())
+
+
+@pytest.mark.parametrize(("family", "expected"), [("bert", True), ("deberta-v2", False)])
+def test_torch_engine_reports_the_rewrite(tiny_checkpoint, catalog_path, family, expected):
+    from rerank_bundle.config import load_catalog
+    from rerank_bundle.engines.torch_engine import TorchEngine
+    from rerank_bundle.loading import inspect_checkpoint
+
+    spec = inspect_checkpoint(load_catalog(catalog_path).resolve(str(tiny_checkpoint(family))))
+    engine = TorchEngine(spec, device="cpu")
+    try:
+        assert engine.first_token_last_layer is expected
+    finally:
+        engine.close()

@@ -15,6 +15,7 @@ from ..config import Precision
 from ..errors import EngineUnavailable
 from ..loading import ModelSpec
 from .base import EngineLimits, ModelInputs
+from .first_token import FirstTokenLayer
 from .torch_modules import build_scoring_module
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class TorchEngine:
         if chosen is Precision.INT8:
             module = torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
         self._module = module.to(self.device)
+        # Whether the last layer runs for token 0 only (FLOP counts in the benchmarks use it).
+        self.first_token_last_layer = any(isinstance(m, FirstTokenLayer) for m in module.modules())
         self._cuda = self.device.startswith("cuda")
         self.limits = EngineLimits(max_seq_len=spec.max_length, pad_to_multiple_of=8 if self._cuda else 1)
         log.info("torch engine: %s on %s (%s)", spec.name, self.device, self.dtype)
