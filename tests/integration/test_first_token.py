@@ -82,3 +82,10 @@ def test_torch_engine_reports_the_rewrite(tiny_checkpoint, catalog_path, family,
         assert engine.first_token_last_layer is expected
     finally:
         engine.close()
+
+
+def test_remote_code_classes_are_left_alone(tiny_checkpoint):
+    _, model = _load(tiny_checkpoint("bert"), embedder=False, attn="sdpa")
+    # The same layers under a class defined outside transformers (as trust_remote_code loads).
+    model.__class__ = type("BertForSequenceClassification", (type(model),), {"__module__": "transformers_modules.x"})
+    assert not apply_first_token_last_layer(model, embed=False, pooling="cls")

@@ -76,6 +76,9 @@ def _rewritable(layer: nn.Module, config: object) -> bool:
 
 def reads_first_token_only(model: nn.Module, *, embed: bool, pooling: str) -> bool:
     """Whether the scored output depends on position 0 of the last layer alone."""
+    # Remote code may reuse a known class name over other internals: only transformers' own.
+    if not type(model).__module__.startswith("transformers."):
+        return False
     if embed:
         return pooling == "cls"
     return type(model).__name__ in FIRST_TOKEN_HEADS
