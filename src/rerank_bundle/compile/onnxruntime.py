@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import EngineUnavailable
+from ..engines.base import require_module
 from .context import BuildContext, TargetResult
 from .openvino import STAGES, sensitive_patterns
 
@@ -26,10 +26,7 @@ INSTALL_HINT = "pip install 'onnxruntime>=1.20' onnx (or rerank-bundle[cpu-engin
 
 
 def build(ctx: BuildContext) -> TargetResult:
-    try:
-        from onnxruntime.transformers.optimizer import optimize_model
-    except ImportError as exc:
-        raise EngineUnavailable(f"onnxruntime is not installed: {INSTALL_HINT}") from exc
+    optimize_model = require_module("onnxruntime.transformers.optimizer", install=INSTALL_HINT, name="onnxruntime").optimize_model
     ctx.step("transformer fusions")
     heads, hidden = _attention_dims(ctx.spec.path)
     with _quiet_optimizer():

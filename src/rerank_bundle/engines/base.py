@@ -7,10 +7,21 @@ batcher, the service and the server never know which one runs.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Collection, Protocol, runtime_checkable
+from typing import Any, Collection, Protocol, runtime_checkable
 
 import numpy as np
+
+from ..errors import EngineUnavailable
+
+
+def require_module(module: str, *, install: str, name: str | None = None) -> Any:
+    """Import an engine's optional library, or say what to install (EngineUnavailable)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise EngineUnavailable(f"{name or module} is not installed: {install}") from exc
 
 
 @dataclass(frozen=True)

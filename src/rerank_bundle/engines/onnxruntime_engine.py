@@ -15,21 +15,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import EngineUnavailable
 from ..loading import ModelSpec
-from .base import EngineLimits, ModelInputs
+from .base import EngineLimits, ModelInputs, require_module
 
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'onnxruntime>=1.20' (or rerank-bundle[cpu-engines])"
-
-
-def import_onnxruntime() -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise EngineUnavailable(f"onnxruntime is not installed: {INSTALL_HINT}") from exc
-    return ort
 
 
 def physical_cores() -> int:
@@ -65,7 +56,7 @@ class OnnxRuntimeEngine:
         self, model_path: str | Path, *, spec: ModelSpec, precision: str = "fp32", threads: int | None = None,
         providers: Sequence[str] = ("CPUExecutionProvider",), io_binding: bool | None = None,
     ) -> None:
-        ort = import_onnxruntime()
+        ort = require_module("onnxruntime", install=INSTALL_HINT)
         self.dtype = precision
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

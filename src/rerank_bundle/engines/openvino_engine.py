@@ -17,9 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import EngineUnavailable
 from ..loading import ModelSpec
-from .base import EngineLimits, ModelInputs
+from .base import EngineLimits, ModelInputs, require_module
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +29,7 @@ _MIN_ROWS_PER_REQUEST = 2
 
 
 def import_openvino() -> Any:
-    try:
-        import openvino as ov
-    except ImportError as exc:
-        raise EngineUnavailable(f"openvino is not installed: {INSTALL_HINT}") from exc
-    return ov
+    return require_module("openvino", install=INSTALL_HINT)
 
 
 def seq_buckets(max_length: int) -> list[int]:

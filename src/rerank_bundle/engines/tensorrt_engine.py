@@ -26,7 +26,7 @@ import numpy as np
 from ..config import Precision
 from ..errors import BackendError, EngineUnavailable
 from ..loading import ModelSpec
-from .base import EngineLimits, ModelInputs
+from .base import EngineLimits, ModelInputs, require_module
 from .shape_profiles import ShapeProfile, choose_profile, split_batch
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,7 @@ PLAN_FILE = "model.plan"
 
 
 def import_tensorrt() -> Any:
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise EngineUnavailable(f"TensorRT is not installed: {INSTALL_HINT}") from exc
-    return trt
+    return require_module("tensorrt", install=INSTALL_HINT, name="TensorRT")
 
 
 def import_torch_cuda() -> Any:
