@@ -15,39 +15,49 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Benchmark results\n", f"Machine: {results['machine']}  ", f"Model: {results['model']}  ",
              f"Date: {results['date']}\n"]
     for wl in results["workloads"]:
-        lines += [f"## {wl['name']} ({wl['documents']} docs x ~{wl['doc_tokens']} tokens)\n",
-                  "| system | precision | pairs/s | x CrossEncoder | p50 ms | p99 ms | % of FLOP limit | max abs d | top-10 agr. (synthetic) |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for row in wl["rows"]:
-            lines.append(
-                f"| {row['system']} | {row['precision']} | {row['pairs_per_s']:.1f} | {row.get('speedup_vs_crossencoder', 0):.2f} "
-                f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {_pct(row.get('flop_fraction'))} "
-                f"| {_num(row.get('max_abs_delta'))} | {_num(row.get('top10_agreement'))} |"
-            )
-        for skip in wl.get("skipped", []):
-            lines.append(f"\nSkipped {skip['system']}: {skip['reason']}")
-        lines.append("")
+        lines += _table(
+            f"{wl['name']} ({wl['documents']} docs x ~{wl['doc_tokens']} tokens)",
+            ["system", "precision", "pairs/s", "x CrossEncoder", "p50 ms", "p99 ms", "% of FLOP limit", "max abs d",
+             "top-10 agr. (synthetic)"],
+            [[r["system"], r["precision"], f"{r['pairs_per_s']:.1f}", f"{r.get('speedup_vs_crossencoder', 0):.2f}",
+              f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", _pct(r.get("flop_fraction")), _num(r.get("max_abs_delta")),
+              _num(r.get("top10_agreement"))] for r in wl["rows"]],
+            left=2, trailer=[f"\nSkipped {skip['system']}: {skip['reason']}" for skip in wl.get("skipped", [])])
     if results.get("http"):
-        lines += ["## Through the HTTP server (/rerank, latency workload)\n",
-                  f"Engine: {results['http']['engine']}\n", "| concurrency | pairs/s | p50 ms | p99 ms |", "|---:|---:|---:|---:|"]
-        for row in results["http"]["rows"]:
-            lines.append(f"| {row['concurrency']} | {row['pairs_per_s']:.1f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |")
-        lines.append("")
+        lines += _table(
+            "Through the HTTP server (/rerank, latency workload)", ["concurrency", "pairs/s", "p50 ms", "p99 ms"],
+            [[r["concurrency"], f"{r['pairs_per_s']:.1f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"]
+             for r in results["http"]["rows"]],
+            left=0, intro=f"Engine: {results['http']['engine']}\n")
     if results.get("fixed_set_fidelity"):
-        lines += ["## Fidelity on the fixed relevance set (cross-encoder, vs torch fp32)\n",
-                  "| system | precision | max abs d | top-10 agr. | Spearman |", "|---|---|---:|---:|---:|"]
-        for row in results["fixed_set_fidelity"]:
-            lines.append(f"| {row['system']} | {row['precision']} | {row['max_abs_delta']:.4f} | {row['top10_agreement']:.2f} | {row['spearman']:.4f} |")
-        lines.append("")
+        lines += _table(
+            "Fidelity on the fixed relevance set (cross-encoder, vs torch fp32)",
+            ["system", "precision", "max abs d", "top-10 agr.", "Spearman"],
+            [[r["system"], r["precision"], f"{r['max_abs_delta']:.4f}", f"{r['top10_agreement']:.2f}", f"{r['spearman']:.4f}"]
+             for r in results["fixed_set_fidelity"]], left=2)
     if results.get("embedder_fidelity"):
-        lines += ["## Fidelity on real weights (all-MiniLM-L6-v2, cosine reranking)\n",
-                  "| engine | precision | min cosine vs fp32 | top-10 agr. | Spearman |", "|---|---|---:|---:|---:|"]
-        for row in results["embedder_fidelity"]:
-            lines.append(f"| {row['engine']} | {row['precision']} | {row['min_cosine']:.5f} | {row['top10_agreement']:.2f} | {row['spearman']:.4f} |")
-        lines.append("")
+        lines += _table(
+            "Fidelity on real weights (all-MiniLM-L6-v2, cosine reranking)",
+            ["engine", "precision", "min cosine vs fp32", "top-10 agr.", "Spearman"],
+            [[r["engine"], r["precision"], f"{r['min_cosine']:.5f}", f"{r['top10_agreement']:.2f}", f"{r['spearman']:.4f}"]
+             for r in results["embedder_fidelity"]], left=2)
     if results.get("targets"):
         lines += ["## Targets\n"] + [f"- {t['name']}: {t['value']} ({'met' if t['met'] else 'NOT met'})" for t in results["targets"]]
     return "\n".join(lines) + "\n"
+
+
+def _table(title: str, header: list[str], rows: list[list[Any]], *, left: int, intro: str | None = None,
+           trailer: list[str] | None = None) -> list[str]:
+    """One markdown section: heading, optional intro line, a table whose first `left`
+    columns are left-aligned (the rest right-aligned), optional lines after it."""
+    align = ["---" if i < left else "---:" for i in range(len(header))]
+    out = [f"## {title}\n"] + ([intro] if intro else [])
+    out += [_row(header), "|" + "|".join(align) + "|"] + [_row(row) for row in rows]
+    return out + (trailer or []) + [""]
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def _pct(x: float | None) -> str:
