@@ -27,7 +27,6 @@ from rerank_bundle.bench.http_load import http_load, running_server  # noqa: E40
 from rerank_bundle.bench.systems import (  # noqa: E402
     CrossEncoderSystem, EagerTransformersSystem, RuntimeSystem, System, time_calls, top_k_agreement,
 )
-from rerank_bundle.engines.first_token import FIRST_TOKEN_HEADS  # noqa: E402
 from rerank_bundle.bench.workloads import (  # noqa: E402
     RELEVANCE_DOCS, RELEVANCE_QUERY, Workload, minilm_cross_encoder, standard_workloads, total_flops,
 )
@@ -64,11 +63,13 @@ def build_systems(model_dir: Path, configs: list[tuple[str, str]]) -> tuple[list
 
 
 def measure_workload(wl: Workload, systems: list[System], *, dims: dict[str, int], peaks: dict[str, float],
-                     quick: bool, runtime_first_token: bool) -> dict[str, Any]:
+                     quick: bool) -> dict[str, Any]:
     reference = next(s for s in systems if isinstance(s, RuntimeSystem) and s.precision == "fp32" and "torch" in s.name)
     tokens = reference.token_counts(wl.query, wl.documents)
-    # FLOPs each system executes: the runtime skips most of the last layer for CLS-reading heads.
-    flops = {skips: total_flops(tokens, **dims, first_token_last_layer=skips) for skips in (False, True)}
+    # FLOPs each system executes: the runtime (every engine runs the reference's module) may
+    # skip most of the last layer for CLS-reading heads; the baselines never do.
+    runtime_flops = total_flops(tokens, **dims, first_token_last_layer=reference.first_token_last_layer)
+    baseline_flops = total_flops(tokens, **dims)
     ref_scores = reference.score(wl.query, wl.documents)
     rows = []
     for system in systems:
@@ -80,10 +81,11 @@ def measure_workload(wl: Workload, systems: list[System], *, dims: dict[str, int
                             min_runs=3 if quick or long_run else 5, min_seconds=0 if long_run else (5 if quick else 20))
         pairs_per_s = len(wl.documents) / timing.mean
         peak = peaks.get(system.precision)
+        flops = runtime_flops if isinstance(system, RuntimeSystem) else baseline_flops
         rows.append({
             "system": system.name, "precision": system.precision, "pairs_per_s": pairs_per_s,
             "p50_ms": 1000 * timing.p50, "p99_ms": 1000 * timing.p99, "runs": len(timing.latencies),
-            "flop_fraction": (flops[runtime_first_token and isinstance(system, RuntimeSystem)] / timing.mean) / (peak * 1e9) if peak else None,
+            "flop_fraction": (flops / timing.mean) / (peak * 1e9) if peak else None,
             "max_abs_delta": float(np.max(np.abs(scores - ref_scores))),
             "top10_agreement": top_k_agreement(ref_scores, scores, 10),
         })
@@ -203,8 +205,7 @@ def main() -> int:
     systems, skipped = build_systems(model_dir, configs)
     workloads = []
     for wl in standard_workloads(tokenizer, quick=args.quick):
-        result = measure_workload(wl, systems, dims=dims, peaks=peaks, quick=args.quick,
-                                  runtime_first_token=(cfg.architectures or [""])[0] in FIRST_TOKEN_HEADS)
+        result = measure_workload(wl, systems, dims=dims, peaks=peaks, quick=args.quick)
         result["skipped"] = skipped
         workloads.append(result)
     fixed = fixed_set_fidelity(systems)

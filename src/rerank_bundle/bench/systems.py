@@ -77,6 +77,11 @@ class RuntimeSystem:
         self.precision = self._ranker.engine.dtype
         self.engine_detail = self._ranker.report.as_dict()
 
+    @property
+    def first_token_last_layer(self) -> bool:
+        """Whether the engine's module computes the last layer for token 0 only (torch engines say)."""
+        return bool(getattr(self._ranker.engine, "first_token_last_layer", False))
+
     def token_counts(self, query: str, documents: Sequence[str]) -> list[int]:
         from rerank_bundle.types import TruncationOptions
 
