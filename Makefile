@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 AIPERF_VENV ?= .venv-aiperf
 AIPERF_STAMP := $(AIPERF_VENV)/.installed
 
-.PHONY: setup serve test test-unit lint generate check-generated benchmark clean
+.PHONY: setup serve test test-unit generate check-generated benchmark clean
 
 setup: $(STAMP)
 
@@ -59,4 +59,4 @@ benchmark: $(STAMP)
 	$(PY) scripts/benchmark.py
 
 clean:
-	rm -rf $(VENV) .venv-aiperf .pytest_cache build-artifacts
+	rm -rf $(VENV) $(AIPERF_VENV) .pytest_cache build-artifacts

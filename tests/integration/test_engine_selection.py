@@ -26,7 +26,6 @@ def load(catalog_path, cache_root, monkeypatch):
     yield from building_loader(catalog_path, cache_root, monkeypatch)
 
 
-
 def _skips(ranker):
     return [(s["engine"], s["reason"]) for s in ranker.info()["engine_selection"]["skipped"]]
 
