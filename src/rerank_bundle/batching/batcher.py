@@ -179,7 +179,8 @@ class TokenBudgetBatcher:
         for request, _ in keys:
             if request.started is None:
                 request.started = now
-        inputs = self._collate([request.items[slot] for request, slot in keys])
+        inputs = collate([request.items[slot] for request, slot in keys], self.pad_token_id, self.use_token_types,
+                         pad_multiple=self._pad_multiple)
         out = np.asarray(self.engine.forward(inputs))
         elapsed = time.perf_counter() - now
         if out.shape[0] != len(keys):
@@ -196,19 +197,6 @@ class TokenBudgetBatcher:
             self.on_batch(stats)  # type: ignore[misc]
         except Exception:  # noqa: BLE001 - a metrics hook must not fail the requests it measures
             log.exception("on_batch callback failed")
-
-    def _collate(self, items: list[EncodedItem]) -> ModelInputs:
-        seq = padded_length(max(len(it) for it in items), self._pad_multiple)
-        ids = np.full((len(items), seq), self.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(items), seq), dtype=np.int64)
-        types = np.zeros((len(items), seq), dtype=np.int64) if self.use_token_types else None
-        for i, item in enumerate(items):
-            n = len(item)
-            ids[i, :n] = item.input_ids
-            mask[i, :n] = 1
-            if types is not None:
-                types[i, :n] = item.token_type_ids
-        return ModelInputs(input_ids=ids, attention_mask=mask, token_type_ids=types)
 
     def _deliver(self, request: _Request, slot: int, row: np.ndarray) -> None:
         with self._cond:
@@ -238,3 +226,19 @@ class TokenBudgetBatcher:
             self._requests.discard(request)
             for arrival in [a for a, it in self._waiting.items() if it.key[0] is request]:  # type: ignore[index]
                 del self._waiting[arrival]
+
+
+def collate(items: Sequence[EncodedItem], pad_token_id: int, use_token_types: bool, *, pad_multiple: int = 1) -> ModelInputs:
+    """Right-pad items into one batch (length rounded up to `pad_multiple`). The build step
+    uses it too, so calibration and fidelity batches are padded exactly as served ones."""
+    seq = padded_length(max(len(it) for it in items), pad_multiple)
+    ids = np.full((len(items), seq), pad_token_id, dtype=np.int64)
+    mask = np.zeros((len(items), seq), dtype=np.int64)
+    types = np.zeros((len(items), seq), dtype=np.int64) if use_token_types else None
+    for i, item in enumerate(items):
+        n = len(item)
+        ids[i, :n] = item.input_ids
+        mask[i, :n] = 1
+        if types is not None:
+            types[i, :n] = item.token_type_ids
+    return ModelInputs(input_ids=ids, attention_mask=mask, token_type_ids=types)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import numpy as np
-
+from ..batching.batcher import collate
 from ..engines.base import ModelInputs
 from ..errors import ConfigError
 from ..loading import ModelSpec
@@ -109,18 +108,6 @@ class SampleSet:
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-def collate(items: Sequence[EncodedItem], pad_token_id: int, use_token_types: bool) -> ModelInputs:
-    seq = max(len(it) for it in items)
-    ids = np.full((len(items), seq), pad_token_id, dtype=np.int64)
-    mask = np.zeros((len(items), seq), dtype=np.int64)
-    types = np.zeros((len(items), seq), dtype=np.int64)
-    for row, item in enumerate(items):
-        ids[row, : len(item)] = item.input_ids
-        mask[row, : len(item)] = 1
-        types[row, : len(item)] = item.token_type_ids
-    return ModelInputs(ids, mask, types if use_token_types else None)
 
 
 def load_tokenizer(spec: ModelSpec) -> TextTokenizer:
