@@ -12,7 +12,7 @@ def write_json(results: dict[str, Any], path: Path) -> None:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = [f"# Benchmark results\n", f"Machine: {results['machine']}  ", f"Model: {results['model']}  ",
+    lines = ["# Benchmark results\n", f"Machine: {results['machine']}  ", f"Model: {results['model']}  ",
              f"Date: {results['date']}\n"]
     for wl in results["workloads"]:
         lines += _table(

@@ -31,7 +31,7 @@ def sensitive_patterns(num_layers: int, stage: int) -> list[str]:
         patterns += [_HEAD, _EMBEDDINGS]
     if stage >= 2:
         last = max(0, num_layers - 1)
-        patterns += [rf".*/(layer|layers)\.0/.*", rf".*/(layer|layers)\.{last}/.*"]
+        patterns += [r".*/(layer|layers)\.0/.*", rf".*/(layer|layers)\.{last}/.*"]
     return patterns
 
 
