@@ -19,6 +19,10 @@ from .types import ModelKind
 
 log = logging.getLogger(__name__)
 
+# The checkpoint files a hub load fetches; the bundles' model_cache asks for the same ones,
+# so a cached deployment sees exactly what a hub load sees.
+HUB_ALLOW_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.py", "1_Pooling/*", "*.tiktoken")
+
 # Architectures whose position ids start after the padding index (padding_idx + 1 = 2).
 _POSITION_OFFSET_TYPES = {"roberta", "xlm-roberta", "camembert", "xlm-roberta-xl", "bge-m3"}
 _POOLING_KEYS = {
@@ -92,9 +96,8 @@ def _package_dir(package: str) -> Path:
 def _hub_snapshot(repo_id: str, revision: str) -> Path:
     from huggingface_hub import snapshot_download
 
-    patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "*.py", "1_Pooling/*", "*.tiktoken"]
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_ALLOW_PATTERNS)))
     except Exception as exc:  # hub errors come in many types; all mean "cannot get it here"
         raise ConfigError(f"cannot fetch {repo_id}@{revision} from the hub (offline?): {exc}") from exc
 

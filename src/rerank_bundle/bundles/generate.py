@@ -15,6 +15,7 @@ import yaml
 
 from ..config import Catalog, ModelEntry, find_catalog_path, load_catalog
 from ..errors import ConfigError
+from ..loading import HUB_ALLOW_PATTERNS
 from ..types import ModelKind
 from .settings import BundleSettings
 
@@ -23,8 +24,6 @@ TEMPLATE_FILES = ("config.yaml", "model/model.py", "README.md")
 REQUIREMENTS_FILE = "requirements.yaml"
 SERVER_PORT = 7997  # 8080 is Baseten's proxy port inside the container
 SRC_FROM_BUNDLE = "../../src"  # external_package_dirs, relative to models/<name>/
-# The files loading._hub_snapshot fetches, so a cached deployment sees what a hub load sees.
-HUB_ALLOW_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.py", "1_Pooling/*", "*.tiktoken")
 # The custom server's start command. truss-transfer-cli (installed in images that have a
 # model_cache) blocks until the cached weights are on disk; /packages is where truss copies
 # external_package_dirs; the bundle's own config.yaml at $APP_HOME is the catalog.
@@ -188,12 +187,15 @@ def drift(files: dict[Path, str], out: Path) -> list[str]:
             problems.append(f"missing: {path}")
         elif path.read_text() != text:
             problems.append(f"drifted: {path}")
-    if out.is_dir():
-        expected = {out / rel for rel in files}
-        for path in sorted(p for p in out.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            if path not in expected:
-                problems.append(f"extra: {path}")
-    return problems
+    return problems + [f"extra: {path}" for path in _extra_files(files, out)]
+
+
+def _extra_files(files: dict[Path, str], out: Path) -> list[Path]:
+    """Files under `out` that no entry renders (bytecode caches aside)."""
+    if not out.is_dir():
+        return []
+    expected = {out / rel for rel in files}
+    return sorted(p for p in out.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p not in expected)
 
 
 def write(files: dict[Path, str], out: Path) -> list[Path]:
@@ -205,11 +207,9 @@ def write(files: dict[Path, str], out: Path) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             changed.append(path)
-    for problem in drift(files, out):
-        if problem.startswith("extra: "):
-            stale = Path(problem.removeprefix("extra: "))
-            stale.unlink()
-            changed.append(stale)
+    for stale in _extra_files(files, out):
+        stale.unlink()
+        changed.append(stale)
     for folder in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
         if not any(folder.iterdir()):
             folder.rmdir()
