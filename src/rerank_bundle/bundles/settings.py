@@ -78,23 +78,30 @@ def settings_from_config(raw: Mapping[str, Any], *, origin: str = "bundle config
 def resolve_entry(settings: BundleSettings, bundle_dir: Path) -> ModelEntry:
     """The entry to load: its cached weights when they are there, else its own source."""
     entry = settings.model
+    weights = _cached_weights(settings, bundle_dir)
+    if weights is not None:
+        return entry.model_copy(update={"source": ModelSource(path=str(weights))})
     if settings.cached_weights:
-        weights = (bundle_dir / settings.cached_weights).resolve()
-        if (weights / "config.json").is_file():
-            return entry.model_copy(update={"source": ModelSource(path=str(weights))})
         # Outside a deployment (a checkout, a laptop) there is no cache: use the hub source.
-        log.info("no cached weights at %s; loading %s instead", weights, entry.source.describe())
+        log.info("no cached weights at %s; loading %s instead", (bundle_dir / settings.cached_weights).resolve(),
+                 entry.source.describe())
     return entry
 
 
 def engine_cache_dir(settings: BundleSettings, bundle_dir: Path) -> Path | None:
     """The bundle's engine cache when its cached weights are there (a deployment), else None:
     a checkout or laptop keeps the runtime's default cache instead of writing into models/."""
-    if settings.engine_cache is None or settings.cached_weights is None:
-        return None
-    if not (bundle_dir / settings.cached_weights / "config.json").is_file():
+    if settings.engine_cache is None or _cached_weights(settings, bundle_dir) is None:
         return None
     return bundle_dir / settings.engine_cache
+
+
+def _cached_weights(settings: BundleSettings, bundle_dir: Path) -> Path | None:
+    """The bundle's cached checkpoint folder, resolved, if the deployment filled it."""
+    if not settings.cached_weights:
+        return None
+    weights = (bundle_dir / settings.cached_weights).resolve()
+    return weights if (weights / "config.json").is_file() else None
 
 
 def read_bundle_dir(bundle_dir: str | Path) -> ModelEntry:
