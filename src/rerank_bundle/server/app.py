@@ -37,7 +37,7 @@ def create_app(
     metrics = metrics or ServerMetrics()
     for model in registry:
         metrics.watch_queue(model.name, lambda m=model: m.batcher.queue_depth)
-        if getattr(model.batcher, "on_batch", None) is None:  # loaded without the hook: attach it now
+        if model.batcher.on_batch is None:  # loaded without the hook: attach it now
             model.batcher.on_batch = metrics.batch_observer(model.name)
     jobs = JobStore(settings, on_change=metrics.set_job_counts)
     state = ServerState(registry=registry, settings=settings, metrics=metrics, jobs=jobs)
@@ -67,14 +67,15 @@ def create_app(
 def _add_wire_routes(app: FastAPI, state: ServerState, collector: SchemaCollector) -> None:
     for route in WIRE_ROUTES:
         responses = collector.responses(route.response_schema)
+        queued_body = async_body(route.body)
         app.add_api_route(
             route.path, sync_endpoint(state, route), methods=["POST"], summary=route.summary, tags=[route.family],
             openapi_extra=collector.request_body(route.body), responses=responses,
         )
         app.add_api_route(
-            f"/async{route.path}", async_endpoint(state, route), methods=["POST"], tags=["Async"], status_code=201,
+            f"/async{route.path}", async_endpoint(state, route, queued_body), methods=["POST"], tags=["Async"], status_code=201,
             summary=f"Queue a {route.path} request; answers {{request_id}} at once.",
-            openapi_extra=collector.request_body(async_body(route.body)),
+            openapi_extra=collector.request_body(queued_body),
         )
 
 

@@ -103,8 +103,10 @@ def _webhook(url: str | None) -> str | None:
     return url
 
 
-def async_endpoint(state: ServerState, route: WireRoute) -> Callable[[Request], Awaitable[Response]]:
-    body_model = async_body(route.body)
+def async_endpoint(
+    state: ServerState, route: WireRoute, body_model: type[WireModel]
+) -> Callable[[Request], Awaitable[Response]]:
+    """`body_model` is `async_body(route.body)`, built once by the app for validation and docs."""
 
     async def endpoint(request: Request) -> Response:
         prepared = await prepare(state, route, request, body_model)

@@ -43,10 +43,8 @@ def serve(args: argparse.Namespace) -> int:
 
     def load(spec: str | None) -> Reranker:
         entry = catalog.resolve(spec or catalog.default_model)
-        return Reranker.load(
-            entry, engine=args.engine, device=args.device, precision=args.precision,
-            on_batch=metrics.batch_observer(entry.name),
-        )
+        # create_app attaches the batch metrics hook to every model it serves.
+        return Reranker.load(entry, engine=args.engine, device=args.device, precision=args.precision)
 
     registry = load_registry(args.model or [None], load=load)
     app = create_app(registry, settings=settings, metrics=metrics)
