@@ -32,7 +32,7 @@ from ..errors import ConfigError, EngineUnavailable
 from ..loading import ModelSpec
 from . import BuildError
 from .context import BuildContext, TargetResult
-from .export import DEFAULT_OPSET, check_onnx_parity, export_onnx
+from .export import DEFAULT_OPSET, export_checked
 from .fidelity import FidelityGate, FidelityProbe
 from .manifest import (
     BF16_ISA, BuildKey, Manifest, file_sha256, artifact_dir, cache_root, cpu_isa, cpu_name, mismatch, read_manifest, source_fingerprint,
@@ -129,12 +129,10 @@ def build_options(spec: ModelSpec, target: str, precision: str, *, calibration: 
 def target_hardware(target: str, precision: str) -> dict[str, Any]:
     """The hardware facts an artifact is tied to."""
     if target == "tensorrt":  # an engine plan runs only on the GPU model it was built for
-        import torch
+        from ..engines.tensorrt_engine import GpuIdentity, import_torch_cuda
 
-        if not torch.cuda.is_available():
-            raise EngineUnavailable("TensorRT needs a CUDA GPU; torch sees none")
-        major, minor = torch.cuda.get_device_capability()
-        return {"gpu": torch.cuda.get_device_name(), "compute_capability": f"{major}.{minor}"}
+        gpu = GpuIdentity.current(import_torch_cuda())
+        return {"gpu": gpu.name, "compute_capability": gpu.capability}
     # fp32 runs the same on any x86 CPU; int8/bf16 kernels (and so fidelity) depend on the ISA.
     return {"isa": cpu_isa()} if precision in ("int8", "bf16") else {}
 
@@ -175,8 +173,7 @@ def ensure_onnx(spec: ModelSpec, root: Path, *, progress: bool = True) -> Path:
         return directory / "model.onnx"
     start = time.perf_counter()
     with _staging(directory) as staging:
-        path = export_onnx(spec, staging / "model.onnx", verify=False, progress=progress)
-        parity = check_onnx_parity(spec, path)  # raises BuildError beyond tolerance
+        parity = export_checked(spec, staging / "model.onnx", progress=progress)  # raises BuildError beyond tolerance
         files = sorted(p.name for p in staging.iterdir() if p.is_file())
         notes = {"max_abs_diff_vs_torch": parity.max_abs_diff, "parity_items": parity.items}
         _manifest(spec, key, files, TargetResult(files=files, fidelity=None, notes=notes), start).write(staging)

@@ -76,10 +76,20 @@ def sample_batches(spec: ModelSpec, *, groups: int = 2, batch_size: int = 8) -> 
 
 
 def export_onnx(
-    spec: ModelSpec, out_path: str | Path, *, opset: int = DEFAULT_OPSET, verify: bool = True,
-    tolerance: float = DEFAULT_TOLERANCE, progress: bool = True,
+    spec: ModelSpec, out_path: str | Path, *, opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
+    progress: bool = True,
 ) -> Path:
-    """Export the spec's `ScoringModule` (fp32) to `out_path`; verify it unless told not to."""
+    """Export the spec's `ScoringModule` (fp32) to `out_path` and verify it (`export_checked`)."""
+    export_checked(spec, out_path, opset=opset, tolerance=tolerance, progress=progress)
+    return Path(out_path)
+
+
+def export_checked(
+    spec: ModelSpec, out_path: str | Path, *, opset: int = DEFAULT_OPSET, tolerance: float = DEFAULT_TOLERANCE,
+    progress: bool = True,
+) -> ParityReport:
+    """Export, then check the graph against the very module that was traced (the checkpoint
+    loads once); returns the parity report. Raises BuildError beyond tolerance."""
     import torch
     from tqdm.auto import tqdm
 
@@ -87,19 +97,18 @@ def export_onnx(
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=3 if verify else 2, desc=f"export {spec.name} → ONNX", unit="step", disable=not progress) as bar:
+    with tqdm(total=3, desc=f"export {spec.name} → ONNX", unit="step", disable=not progress) as bar:
         bar.set_postfix_str("load checkpoint")
         module = build_scoring_module(spec, dtype=torch.float32, attn="eager")
         bar.update()
         bar.set_postfix_str(f"trace (opset {opset})")
         _trace_to_file(spec, module, out_path, opset=opset)
         bar.update()
-        if verify:
-            bar.set_postfix_str("check against torch")
-            report = check_onnx_parity(spec, out_path, module=module, tolerance=tolerance)
-            bar.update()
-            log.info("ONNX export of %s matches torch: max |Δ| %.2e over %d items", spec.name, report.max_abs_diff, report.items)
-    return out_path
+        bar.set_postfix_str("check against torch")
+        report = check_onnx_parity(spec, out_path, module=module, tolerance=tolerance)
+        bar.update()
+    log.info("ONNX export of %s matches torch: max |Δ| %.2e over %d items", spec.name, report.max_abs_diff, report.items)
+    return report
 
 
 def _trace_to_file(spec: ModelSpec, module: object, out_path: Path, *, opset: int) -> None:
