@@ -125,12 +125,24 @@ def source_fingerprint(spec: ModelSpec) -> str:
     """sha256 over the checkpoint's config, tokenizer and weight files.
 
     Weights in a hub cache are symlinks to blobs named by their own sha256, so their name
-    is used instead of re-reading gigabytes at every start.
+    is used instead of re-reading gigabytes at every start. Other checkpoints are hashed
+    once per process while their files keep their size and modification time: loading,
+    building and exporting one artifact (and trying several precisions) all ask for it.
     """
-    digest = hashlib.sha256()
     path = Path(spec.path)
     files = [path / f for f in _META_FILES if (path / f).is_file()]
     files += sorted(p for p in path.iterdir() if p.suffix in _WEIGHT_SUFFIXES and p.is_file())
+    stamp = (str(path.resolve()), tuple((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if stamp not in _FINGERPRINTS:
+        _FINGERPRINTS[stamp] = _hash_files(path, files)
+    return _FINGERPRINTS[stamp]
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def _hash_files(path: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
     for file in files:
         digest.update(str(file.relative_to(path)).encode())
         target = file.resolve()
