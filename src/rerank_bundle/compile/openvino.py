@@ -16,11 +16,11 @@ from typing import Any
 from ..engines.openvino_engine import import_openvino, measure_shape_modes
 from .context import BuildContext, TargetResult
 from .manifest import BF16_ISA, cpu_isa
+from .onnx_precision import HEAD_PATTERNS
 
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ["model.xml", "model.bin"]
-_HEAD = r".*/(classifier|pooler|head|score)/.*"
 _EMBEDDINGS = r".*/embeddings/.*"
 
 
@@ -28,7 +28,7 @@ def sensitive_patterns(num_layers: int, stage: int) -> list[str]:
     """Node-name patterns kept out of int8 at each stage (0 = none)."""
     patterns: list[str] = []
     if stage >= 1:
-        patterns += [_HEAD, _EMBEDDINGS]
+        patterns += [*HEAD_PATTERNS, _EMBEDDINGS]
     if stage >= 2:
         last = max(0, num_layers - 1)
         patterns += [r".*/(layer|layers)\.0/.*", rf".*/(layer|layers)\.{last}/.*"]
