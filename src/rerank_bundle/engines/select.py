@@ -36,10 +36,8 @@ class _Request:
 
 
 def _tensorrt(spec: ModelSpec, req: _Request) -> Engine:
-    try:
-        from .tensorrt_engine import load_tensorrt_engine
-    except ImportError as exc:
-        raise EngineUnavailable(f"TensorRT engine unavailable: {exc}") from exc
+    from .tensorrt_engine import load_tensorrt_engine  # core imports only; TensorRT itself loads lazily
+
     return load_tensorrt_engine(spec, cache_dir=req.cache_dir, precision=req.precision, skipped=req.skipped)
 
 

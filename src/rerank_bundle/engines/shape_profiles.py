@@ -11,8 +11,8 @@ budget (at most `ratio` x max_num_tokens), with kernels tuned for the shapes in 
     longer (b0, b0*r]     batch up to budget / (b0+1)
     ...    up to max_seq  batch up to budget / (lo)
 
-The same plan is stored in the build manifest and read back by the engine, which picks
-a profile per batch (`choose_profile`) and splits a batch that overflows its profile.
+The plan is recorded in the build manifest; the engine reads the profiles from the plan
+file itself, picks one per batch (`choose_profile`) and splits a batch that overflows it.
 """
 from __future__ import annotations
 

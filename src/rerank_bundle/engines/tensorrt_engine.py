@@ -130,7 +130,7 @@ class TensorRTEngine:
         self._scratch = torch.empty(max(int(scratch), 1), dtype=torch.uint8, device=self.device)
         self._slots = [_ProfileSlot(self, i, p) for i, p in enumerate(self.profiles)]
         self._stream.synchronize()
-        top = max(p.max_seq for p in self.profiles)
+        self._top_seq = top = max(p.max_seq for p in self.profiles)
         self.limits = EngineLimits(
             max_batch_size=max(p.max_batch for p in self.profiles),
             max_seq_len=min(top, max_seq_len) if max_seq_len else top,
@@ -161,19 +161,12 @@ class TensorRTEngine:
         return tuple(profiles)
 
     def _arrays(self, inputs: ModelInputs, seq: int) -> dict[str, np.ndarray]:
-        given = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
-        if inputs.token_type_ids is not None:
-            given["token_type_ids"] = inputs.token_type_ids
-        arrays = {}
-        for name in self._input_names:
-            array = given.get(name)
-            arrays[name] = array[:, :seq] if array is not None else np.zeros((inputs.shape[0], seq), np.int64)
-        return arrays
+        feeds = inputs.as_feeds(self._input_names)
+        return {name: feeds[name][:, :seq] for name in self._input_names}
 
     def _fit_length(self, inputs: ModelInputs) -> int:
         """Padded length to run; trailing all-padding columns past the top profile are cut."""
-        seq = inputs.shape[1]
-        top = max(p.max_seq for p in self.profiles)
+        seq, top = inputs.shape[1], self._top_seq
         if seq <= top:
             return seq
         longest = int(inputs.attention_mask.sum(axis=1).max())

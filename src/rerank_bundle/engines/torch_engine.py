@@ -6,7 +6,6 @@ attention. Everything under `torch.inference_mode`.
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import torch
@@ -82,8 +81,3 @@ class TorchEngine:
         self._module = None  # type: ignore[assignment]
         if self._cuda:
             torch.cuda.empty_cache()
-
-
-def default_threads() -> int:
-    """Physical cores where we can tell, else logical: SMT siblings slow GEMMs down."""
-    return max(1, (os.cpu_count() or 2))
