@@ -51,12 +51,13 @@ class SpecialTokens:
         return len(self.prefix) + len(self.middle) + len(self.suffix)
 
     def apply(self, first: list[int], second: list[int] | None) -> EncodedItem:
-        parts = [self.prefix, [(t, self.first_type) for t in first], self.middle]
+        # Runs for every item: plain list concatenation, no per-token tuples.
+        ids = _ids(self.prefix) + first + _ids(self.middle)
+        types = _types(self.prefix) + [self.first_type] * len(first) + _types(self.middle)
         if second is not None:
-            parts.append([(t, self.second_type) for t in second])
-        parts.append(self.suffix)
-        pairs = [p for part in parts for p in part]
-        return EncodedItem(input_ids=[t for t, _ in pairs], token_type_ids=[k for _, k in pairs])
+            ids += second
+            types += [self.second_type] * len(second)
+        return EncodedItem(input_ids=ids + _ids(self.suffix), token_type_ids=types + _types(self.suffix))
 
     @classmethod
     def probe(cls, tok: Tokenizer, *, pair: bool) -> "SpecialTokens":
@@ -83,6 +84,14 @@ class SpecialTokens:
         if rebuilt.input_ids != list(merged.ids) or rebuilt.token_type_ids != list(merged.type_ids):
             raise ConfigError("tokenizer post-processor is not a fixed special-token template; unsupported")
         return template
+
+
+def _ids(part: tuple[tuple[int, int], ...]) -> list[int]:
+    return [t for t, _ in part]
+
+
+def _types(part: tuple[tuple[int, int], ...]) -> list[int]:
+    return [k for _, k in part]
 
 
 def cut(ids: list[int], keep: int, direction: TruncationDirection) -> list[int]:
